@@ -1,0 +1,55 @@
+"""crossquery explorer: nested cross-database include queries as ONE SQL statement.
+
+>>> import explorer
+>>> result = explorer.run("shop.yaml", {"from": "User", "include": ["orders"]})  # doctest: +SKIP
+>>> result.frame, result.frames, result.records                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compile import compile_query
+from .config import Config, load_config
+from .errors import ConfigError, ExecutionError, ExplorerError, QueryError
+from .execute import Statement, bind_values, execute
+from .shape import Result
+from .tree import Query, parse_query
+
+__all__ = [
+    "Config", "ConfigError", "ExecutionError", "ExplorerError", "Query", "QueryError", "Result",
+    "Statement", "compile_query", "load_config", "parse_query", "prepare", "run",
+    "load_ipython_extension",
+]
+__version__ = "0.1.0"
+
+
+def prepare(config: Any, query: Any, params: dict[str, Any] | None = None) -> Statement:
+    """Compile a query to its one statement without running it.
+
+    >>> print(explorer.prepare("shop.yaml", "from: User\\ninclude: [orders]").sql)  # doctest: +SKIP
+    """
+    config = load_config(config)
+    compiled = compile_query(config, parse_query(config, query))
+    return Statement(config, compiled, bind_values(compiled, params, strict=False))
+
+
+def run(config: Any, query: Any, params: dict[str, Any] | None = None, *,
+        timeout: float | None = None, max_rows: int | None = None) -> Result:
+    """Run a nested include query as ONE statement and return its Result.
+
+    ``config`` is a path, a dict or a loaded Config; ``query`` a dict, a YAML
+    string or a YAML file path; ``params`` the values of ``:name`` placeholders.
+    """
+    config = load_config(config)
+    compiled = compile_query(config, parse_query(config, query))
+    values = bind_values(compiled, params)
+    execution = execute(config, compiled, values, timeout=timeout, max_rows=max_rows)
+    return Result(config, compiled, execution, values)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext explorer``: register the %crossquery magics."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)

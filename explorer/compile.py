@@ -1,0 +1,314 @@
+"""Compile a checked include query into ONE SQLAlchemy Core ``Select``.
+
+Every include path gets its own table alias (``orders``, ``orders->products``),
+so self-associations and two paths to one table never collide. Tables carry
+their logical database as schema; execution maps it to the real name.
+
+Join semantics follow Sequelize:
+
+* an optional include is a LEFT OUTER JOIN, a required one an INNER JOIN;
+* a required include below an optional one filters only its optional parent,
+  so the optional branch is compiled as a nested join ``LEFT JOIN (a JOIN b)``;
+* ``limit``/``offset`` count root rows: when a to-many include would multiply
+  them, the roots are picked in a derived table that keeps the required
+  includes and ``$nested$`` filters, and the tree is joined to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import FromClause
+
+from .config import Config
+from .tree import BoolOp, Condition, Include, Param, Query, Where
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Where one model of the tree sits in the flat result."""
+
+    path: tuple[str, ...]
+    frame_name: str                 # the key in Result.frames
+    model: str
+    to_many: bool
+    columns: tuple[str, ...]        # column names, in output order
+    labels: tuple[str, ...]         # their labels in the flat frame
+    key_labels: tuple[str, ...]     # labels of the primary key columns
+    parent: tuple[str, ...] | None  # parent path, None for the root
+
+    @property
+    def records_key(self) -> str:
+        return self.path[-1] if self.path else ""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    statement: sa.Select
+    layout: tuple[NodeLayout, ...]
+    query: Query
+    strategy: str = "join"
+
+    def node(self, path: tuple[str, ...]) -> NodeLayout:
+        return next(n for n in self.layout if n.path == path)
+
+
+def label_for(path: tuple[str, ...], column: str) -> str:
+    return ".".join((*path, column))
+
+
+def compile_query(config: Config, query: Query) -> Compiled:
+    """The one statement for ``query``: a Select with labelled columns and its layout."""
+    return _Compiler(config, query).compile()
+
+
+class _Aliases:
+    """One alias per include path (and per junction), created on first use."""
+
+    def __init__(self, config: Config, query: Query):
+        self.config = config
+        self.query = query
+        self.by_path: dict[tuple, FromClause] = {}
+
+    def node(self, path: tuple[str, ...]) -> FromClause:
+        if path not in self.by_path:
+            model = self.query.model if not path else self.query.node(path).model
+            name = model if not path else "->".join(path)
+            self.by_path[path] = self.config.table(model).alias(name)
+        return self.by_path[path]
+
+    def junction(self, include: Include) -> FromClause:
+        key = (*include.path, "->through")
+        if key not in self.by_path:
+            table = self.config.table(include.association.through)
+            self.by_path[key] = table.alias("->".join(include.path) + "->" + include.association.through)
+        return self.by_path[key]
+
+
+class _Compiler:
+    def __init__(self, config: Config, query: Query):
+        self.config = config
+        self.query = query
+
+    def compile(self) -> Compiled:
+        aliases = _Aliases(self.config, self.query)
+        root = aliases.node(())
+        layout = self._layout()
+        start = root
+        if self._limits_roots_in_subquery():
+            picked = self._root_picker()
+            start = root.join(picked, sa.and_(*[picked.c[c.name] == c for c in self._pk_columns(root, ())]))
+        from_clause = self._from_clause(aliases, keep=lambda node: True, start=start)
+        columns = [aliases.node(n.path).c[c].label(label)
+                   for n in layout for c, label in zip(n.columns, n.labels)]
+        statement = sa.select(*columns).select_from(from_clause)
+        where = self._where(self.query.where, aliases, ())
+        if where is not None:
+            statement = statement.where(where)
+        statement = statement.order_by(*self._order_by(aliases, layout))
+        if not self._limits_roots_in_subquery():
+            statement = self._limit(statement)
+        return Compiled(statement, layout, self.query)
+
+    # -- layout
+
+    def _layout(self) -> tuple[NodeLayout, ...]:
+        config, query = self.config, self.query
+        root_pk = config.models[query.model].primary_key
+        nodes = [self._node_layout((), query.model, query.attributes, root_pk, False, None)]
+        for inc in query.walk():
+            pk = config.models[inc.model].primary_key
+            nodes.append(self._node_layout(inc.path, inc.model, inc.attributes, pk,
+                                           inc.association.to_many, inc.path[:-1]))
+        return tuple(nodes)
+
+    def _node_layout(self, path, model, attributes, pk, to_many, parent) -> NodeLayout:
+        columns = tuple(dict.fromkeys((*pk, *attributes)))
+        return NodeLayout(
+            path=path,
+            frame_name=".".join(path) if path else model,
+            model=model,
+            to_many=to_many,
+            columns=columns,
+            labels=tuple(label_for(path, c) for c in columns),
+            key_labels=tuple(label_for(path, c) for c in pk),
+            parent=parent,
+        )
+
+    # -- joins
+
+    def _from_clause(self, aliases: _Aliases, keep, start: FromClause | None = None) -> FromClause:
+        from_clause: FromClause = aliases.node(()) if start is None else start
+        for include in self.query.includes:
+            if keep(include):
+                from_clause = self._attach(from_clause, include, aliases, keep)
+        return from_clause
+
+    def _attach(self, left: FromClause, include: Include, aliases: _Aliases, keep) -> FromClause:
+        """Join one include (with its kept descendants) onto ``left``."""
+        head, on, steps = self._unit(include, aliases, keep)
+        if include.required or all(not inner for inner, _, _ in steps):
+            joined = left.join(head, on, isouter=not include.required)
+            for inner, right, condition in steps:
+                joined = joined.join(right, condition, isouter=not inner)
+            return joined
+        nested = head  # an optional branch with inner joins inside: LEFT JOIN (a JOIN b ...)
+        for inner, right, condition in steps:
+            nested = nested.join(right, condition, isouter=not inner)
+        return left.join(nested, on, isouter=True)
+
+    def _unit(self, include: Include, aliases: _Aliases, keep):
+        """(head table, ON clause linking it to the parent, [(inner?, table, ON), ...])."""
+        assoc = include.association
+        parent = aliases.node(include.path[:-1])
+        target = aliases.node(include.path)
+        filters = [f for f in (self._where(include.scope, aliases, include.path),
+                               self._where(include.where, aliases, include.path)) if f is not None]
+        if assoc.kind == "belongs_to_many":
+            junction = aliases.junction(include)
+            head = junction
+            on = _equal(parent, assoc.source_key, junction, assoc.foreign_key)
+            steps = [(True, target, sa.and_(_equal(junction, assoc.other_key, target, assoc.target_key), *filters))]
+        else:
+            head = target
+            if assoc.kind == "belongs_to":
+                link = _equal(parent, assoc.foreign_key, target, assoc.target_key)
+            else:
+                link = _equal(parent, assoc.source_key, target, assoc.foreign_key)
+            on = sa.and_(link, *filters)
+            steps = []
+        for child in include.includes:
+            if keep(child):
+                steps.extend(self._child_steps(target, child, aliases, keep))
+        return head, on, steps
+
+    def _child_steps(self, target, child: Include, aliases: _Aliases, keep):
+        head, on, steps = self._unit(child, aliases, keep)
+        if child.required or all(not inner for inner, _, _ in steps):
+            return [(child.required, head, on), *steps]
+        nested = head
+        for inner, right, condition in steps:
+            nested = nested.join(right, condition, isouter=not inner)
+        return [(False, nested, on)]
+
+    # -- limit on roots
+
+    def _limits_roots_in_subquery(self) -> bool:
+        has_limit = self.query.limit is not None or self.query.offset is not None
+        return has_limit and any(n.association.to_many for n in self.query.walk())
+
+    def _root_picker(self) -> sa.Subquery:
+        """A derived table of the root keys that the limit/offset selects."""
+        aliases = _Aliases(self.config, self.query)
+        root = aliases.node(())
+        referenced = _referenced_paths(self.query.where)
+        filtering = self._filtering_paths(referenced)
+        from_clause = self._from_clause(aliases, keep=lambda node: node.path in filtering)
+        pk = self._pk_columns(root, ())
+        order = [(aliases.node(()).c[ref.column], desc) for ref, desc in self.query.order if not ref.path]
+        picked_columns = list(dict.fromkeys([*pk, *(c for c, _ in order)]))
+        picker = sa.select(*picked_columns).select_from(from_clause)
+        where = self._where(self.query.where, aliases, ())
+        if where is not None:
+            picker = picker.where(where)
+        if any(self.query.node(p).association.to_many for p in filtering):
+            picker = picker.distinct()
+        picker = picker.order_by(*[c.desc() if d else c.asc() for c, d in order], *pk)
+        return self._limit(picker).subquery("picked")
+
+    def _filtering_paths(self, referenced: set[tuple]) -> set[tuple]:
+        """Includes that decide which roots exist: required chains from the root, and $nested$ paths."""
+        kept: set[tuple] = set()
+
+        def visit(includes):
+            for node in includes:
+                on_reference = any(r[: len(node.path)] == node.path for r in referenced)
+                if node.required or on_reference:
+                    kept.add(node.path)
+                    visit(node.includes)
+
+        visit(self.query.includes)
+        return kept
+
+    def _pk_columns(self, alias, path) -> list[sa.Column]:
+        model = self.query.model if not path else self.query.node(path).model
+        return [alias.c[c] for c in self.config.models[model].primary_key]
+
+    def _limit(self, statement: sa.Select) -> sa.Select:
+        if self.query.limit is not None:
+            statement = statement.limit(self.query.limit)
+        if self.query.offset:
+            statement = statement.offset(self.query.offset)
+        return statement
+
+    # -- order
+
+    def _order_by(self, aliases: _Aliases, layout) -> list:
+        clauses = [aliases.node(ref.path).c[ref.column].desc() if desc else aliases.node(ref.path).c[ref.column].asc()
+                   for ref, desc in self.query.order]
+        # Tie-breakers make the row order (and so every list in records) deterministic.
+        for node in layout:
+            if not node.path or node.to_many:
+                clauses.extend(aliases.node(node.path).c[c] for c in node.columns[: len(node.key_labels)])
+        return clauses
+
+    # -- where
+
+    def _where(self, where: Where | None, aliases: _Aliases, base: tuple[str, ...]):
+        if where is None:
+            return None
+        if isinstance(where, BoolOp):
+            parts = [self._where(item, aliases, base) for item in where.items]
+            if where.op == "not":
+                return sa.not_(parts[0])
+            return sa.and_(*parts) if where.op == "and" else sa.or_(*parts)
+        return _condition(aliases.node((*base, *where.column.path)).c[where.column.column], where)
+
+
+def _condition(column, cond: Condition):
+    op, value = cond.op, _bind(cond.value, cond.op)
+    if op == "eq":
+        return column.is_(None) if value is None else column == value
+    if op == "ne":
+        return column.is_not(None) if value is None else column != value
+    if op == "is":
+        return column.is_(_constant(value))
+    if op == "not":
+        return column.is_not(_constant(value)) if value in (None, True, False) else column != value
+    if op in ("between", "not_between"):
+        clause = column.between(*value)
+        return sa.not_(clause) if op == "not_between" else clause
+    return getattr(column, _METHODS[op])(value)
+
+
+_METHODS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__", "like": "like",
+            "not_like": "not_like", "ilike": "ilike", "not_ilike": "not_ilike", "in": "in_",
+            "not_in": "not_in"}
+
+
+def _constant(value):
+    if isinstance(value, sa.BindParameter):
+        return value
+    return {None: sa.null(), True: sa.true(), False: sa.false()}[value]
+
+
+def _bind(value: Any, op: str) -> Any:
+    if isinstance(value, Param):
+        return sa.bindparam(value.name, expanding=op in ("in", "not_in"))
+    if isinstance(value, tuple):
+        return [_bind(v, "eq") for v in value]
+    return value
+
+
+def _equal(left, left_keys, right, right_keys):
+    return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
+
+
+def _referenced_paths(where: Where | None) -> set[tuple]:
+    if isinstance(where, BoolOp):
+        return set().union(*(_referenced_paths(w) for w in where.items))
+    if isinstance(where, Condition):
+        return {where.column.path} if where.column.path else set()
+    return set()

@@ -1,0 +1,424 @@
+"""The association config: databases, models and the associations between them.
+
+``load_config`` accepts a YAML or JSON file, a YAML string, a dict, or a loaded
+``Config``. Errors name the file, the line and the key path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchTableError
+
+from .backends import Backend, Database, backend_for, engine_for, known_dialects, mask_url
+from .errors import ConfigError, ExecutionError, did_you_mean
+
+KINDS = ("has_one", "has_many", "belongs_to", "belongs_to_many")
+TO_MANY = ("has_many", "belongs_to_many")
+
+# Sequelize's camelCase spellings, accepted everywhere a key is read.
+ALIASES = {
+    "hasOne": "has_one", "hasMany": "has_many", "belongsTo": "belongs_to",
+    "belongsToMany": "belongs_to_many", "foreignKey": "foreign_key", "sourceKey": "source_key",
+    "targetKey": "target_key", "otherKey": "other_key", "primaryKey": "primary_key",
+    "tableName": "table",
+}
+TOP_KEYS = ("databases", "models", "timeout", "max_rows")
+DATABASE_KEYS = ("url", "schema", "password")
+MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations")
+ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope")
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Association:
+    """A named association from ``source`` to ``target`` (Sequelize's ``as`` is ``name``)."""
+
+    name: str
+    kind: str
+    source: str
+    target: str
+    foreign_key: tuple[str, ...]
+    source_key: tuple[str, ...]  # has_one/has_many/belongs_to_many: key on the source
+    target_key: tuple[str, ...]  # belongs_to/belongs_to_many: key on the target
+    through: str | None = None
+    other_key: tuple[str, ...] = ()
+    scope: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def to_many(self) -> bool:
+        return self.kind in TO_MANY
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    database: str
+    table: str
+    primary_key: tuple[str, ...]
+    columns: tuple[str, ...] | None
+    associations: Mapping[str, Association] = field(hash=False, compare=False)
+
+
+class Config:
+    """A loaded config. Load once, run many: reflected tables are cached here."""
+
+    def __init__(self, databases: dict[str, Database], models: dict[str, Model],
+                 source: str | None = None, timeout: float | None = None, max_rows: int | None = None):
+        self.databases = databases
+        self.models = models
+        self.source = source
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self._metadata = sa.MetaData()
+        self._tables: dict[str, sa.Table] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        dbs = ", ".join(f"{name}={mask_url(db.url)}" for name, db in self.databases.items())
+        return f"<Config {len(self.models)} models; databases: {dbs}>"
+
+    def model(self, name: str, where: str = "from") -> Model:
+        if name not in self.models:
+            raise ConfigError(f"{where}: unknown model {name!r}." + did_you_mean(name, self.models))
+        return self.models[name]
+
+    def backend(self, database: str) -> Backend:
+        return backend_for(self.databases[database].url)
+
+    def server_key(self, database: str) -> tuple:
+        return self.backend(database).server_key(self.databases[database].url)
+
+    def server_databases(self, database: str) -> list[Database]:
+        """Every database of the config that sits on the same server as ``database``."""
+        key = self.server_key(database)
+        return [db for name, db in self.databases.items() if self.server_key(name) == key]
+
+    def engine(self, database: str):
+        return engine_for(self.backend(database), self.server_databases(database))
+
+    def table(self, model_name: str) -> sa.Table:
+        """The model's table, qualified by its logical database, with declared or reflected columns."""
+        with self._lock:
+            if model_name not in self._tables:
+                self._tables[model_name] = self._build_table(self.models[model_name])
+            return self._tables[model_name]
+
+    def columns(self, model_name: str) -> list[str]:
+        return [c.name for c in self.table(model_name).columns]
+
+    def _build_table(self, model: Model) -> sa.Table:
+        if model.columns is not None:
+            columns = [sa.Column(name, sa.types.NullType()) for name in model.columns]
+        else:
+            columns = self._reflect(model)
+        return sa.Table(model.table, self._metadata, *columns, schema=model.database)
+
+    def _reflect(self, model: Model) -> list[sa.Column]:
+        db = self.databases[model.database]
+        try:
+            with self.engine(model.database).connect() as connection:
+                found = sa.inspect(connection).get_columns(model.table, schema=db.schema)
+                if not found:
+                    raise NoSuchTableError(model.table)
+        except NoSuchTableError:
+            raise ConfigError(
+                f"models.{model.name}.table: table {model.table!r} not found in database "
+                f"{model.database!r} ({mask_url(db.url)}). Check the table name, or list "
+                f"the model's columns to skip reflection."
+            ) from None
+        except sa.exc.DBAPIError as exc:
+            raise ExecutionError(
+                f"Could not read the columns of {model.name} from database {model.database!r} "
+                f"({mask_url(db.url)}): {_driver_message(exc)}"
+            ) from None
+        return [sa.Column(c["name"], c["type"]) for c in found]
+
+
+def _driver_message(exc: sa.exc.DBAPIError) -> str:
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        return f"{args[1]} (error {args[0]})"
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def load_config(source: Any) -> Config:
+    """Load a config from a YAML/JSON path, a YAML string, a dict, or return a Config as is.
+
+    >>> config = load_config("shop.yaml")           # doctest: +SKIP
+    >>> config.models["User"].associations["orders"].kind   # doctest: +SKIP
+    'has_many'
+    """
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, Mapping):
+        return _Loader(dict(source), origin=None, lines={}).build()
+    if isinstance(source, (str, Path)):
+        text, origin = _read_source(source)
+        data, lines = _parse_yaml(text, origin)
+        return _Loader(data, origin=origin, lines=lines, base_dir=_base_dir(origin)).build()
+    raise ConfigError(f"A config must be a path, a YAML string or a dict, not {type(source).__name__}.")
+
+
+def _read_source(source: str | Path) -> tuple[str, str | None]:
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
+        return source, None
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"Config file {str(path)!r} does not exist.")
+    return path.read_text(encoding="utf-8"), str(path)
+
+
+def _base_dir(origin: str | None) -> Path | None:
+    return Path(origin).resolve().parent if origin else None
+
+
+def _parse_yaml(text: str, origin: str | None) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML (JSON is YAML) and remember the line of every key path."""
+    where = origin or "<config>"
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}{line}: invalid YAML: {problem}.") from None
+    lines: dict[tuple, int] = {}
+    _collect_lines(node, (), lines)
+    return data, lines
+
+
+def _collect_lines(node, path: tuple, lines: dict[tuple, int]) -> None:
+    if node is None:
+        return
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines[child] = key.start_mark.line + 1
+            _collect_lines(value, child, lines) if not isinstance(value, yaml.ScalarNode) else None
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines)
+
+
+def interpolate_env(text: str, where: str) -> str:
+    """Replace ${NAME} (or ${NAME:-default}) with the environment variable's value."""
+
+    def replace(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name!r} is not set. Set it, or "
+                          f"write ${{{name}:-default}} to give a default.")
+
+    return _ENV.sub(replace, text)
+
+
+class _Loader:
+    """Turns the raw mapping into Config objects, with located errors."""
+
+    def __init__(self, data: Any, origin: str | None, lines: dict[tuple, int], base_dir: Path | None = None):
+        self.data = data
+        self.origin = origin
+        self.lines = lines
+        self.base_dir = base_dir
+
+    def error(self, path: tuple, message: str) -> ConfigError:
+        prefix = self.origin or ""
+        line = self._line(path)
+        if line:
+            prefix += f", line {line}" if prefix else f"line {line}"
+        key_path = ".".join(str(p) for p in path)
+        location = ": ".join(part for part in (prefix, key_path) if part)
+        return ConfigError(f"{location}: {message}" if location else message)
+
+    def _line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    # -- structure helpers
+
+    def mapping(self, value: Any, path: tuple, allowed: tuple[str, ...] | None = None) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.error(path, f"expected a mapping, got {_kind(value)}.")
+        result = {}
+        for key, item in value.items():
+            name = ALIASES.get(key, key)
+            if allowed is not None and name not in allowed:
+                raise self.error((*path, key), f"unknown key {key!r}." + did_you_mean(str(key), allowed))
+            result[name] = item
+        return result
+
+    def names(self, value: Any, path: tuple) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(i, str) and i for i in items):
+            raise self.error(path, f"expected a column name or a list of column names, got {value!r}.")
+        return tuple(items)
+
+    # -- sections
+
+    def build(self) -> Config:
+        top = self.mapping(self.data, (), TOP_KEYS)
+        for key in ("databases", "models"):
+            if key not in top:
+                raise self.error((), f"missing required key {key!r}.")
+        databases = {name: self.database(name, raw) for name, raw in
+                     self.mapping(top["databases"], ("databases",)).items()}
+        raw_models = self.mapping(top["models"], ("models",))
+        models = {name: self.model(name, raw, databases) for name, raw in raw_models.items()}
+        models = {name: self.with_associations(m, raw_models[name], models) for name, m in models.items()}
+        return Config(databases, models, source=self.origin,
+                      timeout=self.number(top, "timeout", float), max_rows=self.number(top, "max_rows", int))
+
+    def number(self, top: dict, key: str, kind: type):
+        value = top.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise self.error((key,), f"expected a positive number, got {value!r}.")
+        return kind(value)
+
+    def database(self, name: str, raw: Any) -> Database:
+        path = ("databases", name)
+        if isinstance(raw, str):
+            raw = {"url": raw}
+        spec = self.mapping(raw, path, DATABASE_KEYS)
+        if "url" not in spec:
+            raise self.error(path, "missing required key 'url'.")
+        values = {k: interpolate_env(str(v), self._where((*path, k))) for k, v in spec.items()}
+        try:
+            url = make_url(values["url"])
+        except ArgumentError:
+            raise self.error((*path, "url"), f"not a database URL: {mask_text(values['url'])!r}.") from None
+        if "password" in values:
+            url = url.set(password=values["password"])
+        try:
+            backend = backend_for(url)
+        except KeyError:
+            raise self.error((*path, "url"), f"unsupported database kind {url.get_backend_name()!r}. "
+                             f"Supported: {', '.join(known_dialects())}.") from None
+        url = self.resolve_sqlite_path(url) if backend.name == "sqlite" else url
+        return Database(name, url, values.get("schema") or backend.default_schema(name, url))
+
+    def resolve_sqlite_path(self, url: URL) -> URL:
+        # Relative SQLite paths are relative to the config file, so a project folder can move.
+        if url.database and url.database != ":memory:" and self.base_dir is not None:
+            path = Path(url.database).expanduser()
+            if not path.is_absolute():
+                return url.set(database=str(self.base_dir / path))
+        return url
+
+    def _where(self, path: tuple) -> str:
+        return str(self.error(path, "")).rstrip(": ")
+
+    def model(self, name: str, raw: Any, databases: dict[str, Database]) -> Model:
+        path = ("models", name)
+        spec = self.mapping(raw if raw is not None else {}, path, MODEL_KEYS)
+        database = spec.get("database")
+        if database is None and len(databases) == 1:
+            database = next(iter(databases))
+        if database not in databases:
+            raise self.error((*path, "database"), f"unknown database {database!r}." + did_you_mean(str(database), databases))
+        columns = self.names(spec["columns"], (*path, "columns")) if "columns" in spec else None
+        primary_key = self.names(spec.get("primary_key", "id"), (*path, "primary_key"))
+        if columns is not None:
+            for key in primary_key:
+                if key not in columns:
+                    raise self.error((*path, "primary_key"), f"primary key column {key!r} is not among the listed columns.")
+        return Model(name, database, str(spec.get("table", name.lower())), primary_key, columns, {})
+
+    def with_associations(self, model: Model, raw: Any, models: dict[str, Model]) -> Model:
+        spec = self.mapping(raw if raw is not None else {}, ("models", model.name), MODEL_KEYS)
+        path = ("models", model.name, "associations")
+        raw_assocs = self.mapping(spec.get("associations") or {}, path)
+        assocs = {name: self.association(model, str(name), value, models, (*path, name))
+                  for name, value in raw_assocs.items()}
+        return Model(model.name, model.database, model.table, model.primary_key, model.columns, assocs)
+
+    def association(self, source: Model, name: str, raw: Any, models: dict[str, Model], path: tuple) -> Association:
+        spec = self.mapping(raw, path, ASSOCIATION_KEYS)
+        kinds = [k for k in KINDS if k in spec]
+        if len(kinds) != 1:
+            raise self.error(path, f"expected exactly one of {', '.join(KINDS)}, got {kinds or 'none'}.")
+        kind = kinds[0]
+        target = self.target(spec[kind], models, (*path, kind))
+        through = self.target(spec["through"], models, (*path, "through")) if "through" in spec else None
+        if (kind == "belongs_to_many") != (through is not None):
+            raise self.error(path, "belongs_to_many needs 'through' (the junction model); other kinds take no 'through'.")
+        keys = self.default_keys(kind, source, target, name)
+        for key in ("foreign_key", "source_key", "target_key", "other_key"):
+            if key in spec:
+                keys[key] = self.names(spec[key], (*path, key))
+        self.check_key_lengths(keys, kind, path)
+        scope = spec.get("scope")
+        if scope is not None and not isinstance(scope, Mapping):
+            raise self.error((*path, "scope"), f"expected a where mapping, got {_kind(scope)}.")
+        return Association(name, kind, source.name, target.name, through=through and through.name,
+                           scope=scope, **keys)
+
+    def target(self, value: Any, models: dict[str, Model], path: tuple) -> Model:
+        if not isinstance(value, str) or value not in models:
+            raise self.error(path, f"unknown model {value!r}." + did_you_mean(str(value), models))
+        return models[value]
+
+    @staticmethod
+    def default_keys(kind: str, source: Model, target: Model, name: str) -> dict[str, tuple[str, ...]]:
+        if kind in ("has_one", "has_many"):
+            foreign = (f"{_snake(source.name)}_id",)
+        elif kind == "belongs_to":
+            foreign = (f"{_snake(name)}_id",)
+        else:
+            foreign = (f"{_snake(source.name)}_id",)
+        return {"foreign_key": foreign, "source_key": source.primary_key,
+                "target_key": target.primary_key,
+                "other_key": (f"{_snake(target.name)}_id",) if kind == "belongs_to_many" else ()}
+
+    def check_key_lengths(self, keys: dict, kind: str, path: tuple) -> None:
+        pairs = {"has_one": ("foreign_key", "source_key"), "has_many": ("foreign_key", "source_key"),
+                 "belongs_to": ("foreign_key", "target_key")}
+        checks = [pairs[kind]] if kind in pairs else [("foreign_key", "source_key"), ("other_key", "target_key")]
+        for left, right in checks:
+            if len(keys[left]) != len(keys[right]):
+                raise self.error((*path, left), f"{left} has {len(keys[left])} column(s) but {right} has "
+                                 f"{len(keys[right])}: {list(keys[left])} vs {list(keys[right])}.")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def mask_text(text: str) -> str:
+    """Mask a password inside any URL-looking text."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]*@", r"\1***@", text)
+
+
+def config_to_json(config: Config) -> str:
+    """The config's databases without credentials, for headers and diagrams."""
+    return json.dumps({name: mask_url(db.url) for name, db in config.databases.items()}, indent=2)

@@ -1,0 +1,37 @@
+"""One error tree for the whole pipeline: each stage raises its own subclass."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ExplorerError(Exception):
+    """Root of every error the toolkit raises on purpose."""
+
+
+class ConfigError(ExplorerError):
+    """The association config is malformed or does not match the databases."""
+
+
+class QueryError(ExplorerError):
+    """The include query names something the config does not have."""
+
+
+class ExecutionError(ExplorerError):
+    """The server could not be reached or refused the statement."""
+
+    def __init__(self, message: str, sql: str | None = None):
+        super().__init__(message)
+        self.sql = sql
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' Did you mean: a, b?' for close matches, or the list of choices when none is close."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    if close:
+        return " Did you mean: " + ", ".join(close) + "?"
+    if choices and len(choices) <= 12:
+        return " Known: " + ", ".join(choices) + "."
+    return ""

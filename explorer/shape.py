@@ -1,0 +1,241 @@
+"""Shape the flat rows of the one statement into DataFrames and nested records.
+
+``Result.frame`` is one row per joined row; ``Result.frames`` one frame per
+model path, deduplicated by primary key; ``Result.records`` nested dicts as
+Sequelize's ``toJSON()`` gives them. Columns are built column-wise with pandas
+(nullable integer dtypes keep integers integer under LEFT JOIN nulls).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import defaultdict
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .compile import Compiled, NodeLayout
+from .config import Config
+from .execute import Execution, Statement
+
+
+class Result(Statement):
+    """The answer to one include query: the statement, its parameters and the data.
+
+    >>> result = explorer.run("shop.yaml", {"from": "User", "include": ["orders"]})  # doctest: +SKIP
+    >>> result.records[0]["orders"]                                                  # doctest: +SKIP
+    """
+
+    def __init__(self, config: Config, compiled: Compiled, execution: Execution, values: dict[str, Any]):
+        super().__init__(config, compiled, values)
+        self.execution = execution
+
+    @property
+    def sql(self) -> str:
+        """The statement exactly as the server received it, with placeholders."""
+        return self.execution.sql
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.execution.params)
+
+    @property
+    def dialect(self) -> str:
+        return self.execution.dialect
+
+    @property
+    def elapsed(self) -> float:
+        return self.execution.elapsed
+
+    @property
+    def databases(self) -> list[str]:
+        return list(self.execution.databases)
+
+    @property
+    def statements(self) -> int:
+        return self.execution.statements
+
+    # -- the data
+
+    @property
+    def row_count(self) -> int:
+        return len(self.execution.rows)
+
+    @property
+    def root_count(self) -> int:
+        return len(self.frames[self.compiled.layout[0].frame_name])
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """One row per joined row; columns named by path (``id``, ``orders.products.name``)."""
+        return build_frame(self.config, self.compiled, self.execution)
+
+    @cached_property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """One frame per model path, deduplicated by key; child frames carry the parent's key."""
+        layout = {n.path: n for n in self.compiled.layout}
+        frames = {}
+        for node in self.compiled.layout:
+            parent = layout.get(node.parent) if node.parent is not None else None
+            frames[node.frame_name] = node_frame(self.frame, node, parent)
+        return frames
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """Nested dicts: lists for to-many includes, a dict or None for to-one."""
+        return build_records(self.frame, self.compiled.layout)
+
+    def __repr__(self) -> str:
+        return (f"<Result {self.query.model}: {self.root_count} root rows, {self.row_count} joined rows, "
+                f"{self.statements} statement, {self.elapsed * 1000:.0f} ms, "
+                f"databases {', '.join(self.databases)}>")
+
+    def _repr_html_(self) -> str:
+        from .display import result_html
+
+        return result_html(self)
+
+
+# frame
+
+
+def build_frame(config: Config, compiled: Compiled, execution: Execution) -> pd.DataFrame:
+    labels = execution.labels
+    types = column_types(config, compiled)
+    columns = list(zip(*execution.rows)) if execution.rows else [()] * len(labels)
+    data = {label: typed_array(values, types.get(label)) for label, values in zip(labels, columns)}
+    return pd.DataFrame(data, columns=labels)
+
+
+def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
+    types = {}
+    for node in compiled.layout:
+        table = config.table(node.model)
+        for column, label in zip(node.columns, node.labels):
+            types[label] = table.c[column].type
+    return types
+
+
+def typed_array(values: tuple, sql_type) -> Any:
+    """A pandas array for one column, typed by the column's SQL type where it is known."""
+    kind = _kind_of(sql_type)
+    if kind == "unknown":
+        kind = _infer_kind(values)
+    if kind == "int":
+        return pd.array(values, dtype="Int64")
+    if kind == "bool":
+        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
+    if kind == "float":
+        return pd.array(values, dtype="Float64")
+    if kind == "decimal":
+        return pd.array(_decimals(values, getattr(sql_type, "scale", None)), dtype=object)
+    if kind == "datetime":
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").array
+    if kind == "date":
+        return pd.array([dt.date.fromisoformat(v) if isinstance(v, str) else v for v in values], dtype=object)
+    return pd.Series(values, dtype=object).infer_objects().array if values else pd.array([], dtype=object)
+
+
+def _decimals(values: tuple, scale: int | None) -> list:
+    """Decimals as the server declared them; SQLite stores NUMERIC as REAL and loses the scale."""
+    if all(v is None or isinstance(v, decimal.Decimal) for v in values[:100]) and not scale:
+        return list(values)
+    quantum = decimal.Decimal(1).scaleb(-scale) if scale else None
+    result = []
+    for v in values:
+        if v is not None:
+            v = v if isinstance(v, decimal.Decimal) else decimal.Decimal(str(v))
+            v = v.quantize(quantum) if quantum is not None else v
+        result.append(v)
+    return result
+
+
+def _kind_of(sql_type) -> str:
+    if sql_type is None or isinstance(sql_type, sa.types.NullType):
+        return "unknown"
+    if isinstance(sql_type, sa.Boolean):
+        return "bool"
+    if isinstance(sql_type, sa.Integer):
+        return "int"
+    if isinstance(sql_type, sa.Float):
+        return "float"
+    if isinstance(sql_type, sa.Numeric):
+        return "decimal"
+    if isinstance(sql_type, sa.DateTime):
+        return "datetime"
+    if isinstance(sql_type, sa.Date):
+        return "date"
+    return "other"
+
+
+def _infer_kind(values: tuple) -> str:
+    sample = [v for v in values if v is not None][:1000]
+    if sample and all(isinstance(v, int) and not isinstance(v, bool) for v in sample):
+        return "int"
+    if sample and all(isinstance(v, decimal.Decimal) for v in sample):
+        return "decimal"
+    return "other"
+
+
+# ---------------------------------------------------------------------------
+# frames and records
+
+
+def node_frame(frame: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None) -> pd.DataFrame:
+    """The rows of one model path, deduplicated, with the parent's key as ``<parent frame>.<key>``."""
+    parent_labels = list(parent.key_labels) if parent else []
+    parent_names = [f"{parent.frame_name}.{label.rsplit('.', 1)[-1]}" for label in parent_labels] if parent else []
+    part = frame[parent_labels + list(node.labels)]
+    part = part[part[list(node.key_labels)].notna().all(axis=1)]
+    part = part.drop_duplicates(subset=parent_labels + list(node.key_labels))
+    part.columns = parent_names + list(node.columns)
+    return part.reset_index(drop=True)
+
+
+def _python_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain Python values (None for every kind of null), as toJSON() would give."""
+    converted = frame.astype(object)
+    return converted.where(frame.notna(), None)
+
+
+def build_records(frame: pd.DataFrame, layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
+    chains = _key_chains(layout)
+    children: dict[tuple, list[NodeLayout]] = defaultdict(list)
+    for node in layout[1:]:
+        children[node.parent].append(node)
+    grouped: dict[tuple, dict[tuple, list]] = {}
+    for node in reversed(layout):  # children before parents
+        chain = chains[node.path]
+        part = frame[chain + [label for label in node.labels if label not in chain]]
+        part = part[part[list(node.key_labels)].notna().all(axis=1)].drop_duplicates(subset=chain)
+        own = _python_values(part[list(node.labels)])
+        own.columns = list(node.columns)
+        records = own.to_dict("records")
+        keys = list(part[chain].itertuples(index=False, name=None))
+        for child in children[node.path]:
+            groups = grouped.pop(child.path)
+            for record, key in zip(records, keys):
+                found = groups.get(key)
+                record[child.records_key] = (found or []) if child.to_many else (found[0] if found else None)
+        if not node.path:
+            return records
+        groups: dict[tuple, list] = defaultdict(list)
+        width = len(node.key_labels)
+        for record, key in zip(records, keys):
+            groups[key[:-width]].append(record)
+        grouped[node.path] = groups
+    return []
+
+
+def _key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
+    """For each node, the key labels of its ancestors and itself, root first."""
+    chains: dict[tuple, list[str]] = {}
+    for node in layout:
+        base = chains[node.parent] if node.parent is not None else []
+        chains[node.path] = base + list(node.key_labels)
+    return chains
+
+

@@ -1,0 +1,421 @@
+"""The include query: parsed from YAML/dict into small frozen nodes, checked against the config.
+
+A query names a root model and a tree of includes (association names). Every
+column and operator is checked here, so the compiler only ever sees names that
+exist; an error names the query path (``include.orders.include.prodcts``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from .config import Association, Config
+from .errors import ConfigError, QueryError, did_you_mean
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "like", "not_like", "ilike", "not_ilike",
+             "in", "not_in", "between", "not_between", "is", "not")
+OPERATOR_ALIASES = {"notLike": "not_like", "notILike": "not_ilike", "notIn": "not_in",
+                    "notBetween": "not_between", "iLike": "ilike", "=": "eq", "!=": "ne",
+                    ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+COMBINATORS = ("and", "or", "not")
+QUERY_KEYS = ("from", "attributes", "where", "include", "order", "limit", "offset", "strategy",
+              "timeout", "max_rows")
+INCLUDE_KEYS = ("attributes", "where", "required", "include")
+STRATEGIES = ("auto", "join", "json")
+_PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
+_NESTED = re.compile(r"^\$(.+)\$$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A ``:name`` placeholder, bound at run time from params or notebook variables."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    path: tuple[str, ...]  # include path from the root; () is the root (or the include itself)
+    column: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    column: ColumnRef
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # and | or | not
+    items: tuple[Where, ...]
+
+
+Where = Union[Condition, BoolOp]
+
+
+@dataclass(frozen=True)
+class Include:
+    path: tuple[str, ...]
+    association: Association
+    attributes: tuple[str, ...]
+    where: Where | None
+    scope: Where | None
+    required: bool
+    includes: tuple[Include, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+    @property
+    def model(self) -> str:
+        return self.association.target
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class Query:
+    model: str
+    attributes: tuple[str, ...]
+    where: Where | None
+    includes: tuple[Include, ...]
+    order: tuple[tuple[ColumnRef, bool], ...]  # (column, descending)
+    limit: int | None = None
+    offset: int | None = None
+    strategy: str = "auto"
+    timeout: float | None = None
+    max_rows: int | None = None
+    source: Mapping[str, Any] | None = None  # the query as written, for export
+
+    def walk(self):
+        """Every include, parents before children."""
+        stack = list(reversed(self.includes))
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.includes))
+
+    def node(self, path: tuple[str, ...]) -> Include:
+        return next(n for n in self.walk() if n.path == path)
+
+    @property
+    def param_names(self) -> list[str]:
+        names: list[str] = []
+        for where in (self.where, *(n.where for n in self.walk()), *(n.scope for n in self.walk())):
+            names.extend(p for p in _params(where) if p not in names)
+        return names
+
+
+def _params(where: Where | None):
+    if isinstance(where, BoolOp):
+        for item in where.items:
+            yield from _params(item)
+    elif isinstance(where, Condition):
+        values = where.value if isinstance(where.value, (list, tuple)) else [where.value]
+        yield from (v.name for v in values if isinstance(v, Param))
+
+
+# ---------------------------------------------------------------------------
+
+
+def read_query(source: Any) -> dict:
+    """A query as a dict, from a dict, a YAML string or a YAML file path."""
+    if isinstance(source, Query):
+        return dict(source.source or {})
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                    and source.endswith((".yaml", ".yml", ".json"))):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise QueryError(f"Query file {str(path)!r} does not exist.")
+        source = path.read_text(encoding="utf-8")
+    if isinstance(source, str):
+        try:
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark else ""
+            raise QueryError(f"The query is not valid YAML{line}: {getattr(exc, 'problem', exc)}.") from None
+        if not isinstance(data, Mapping):
+            raise QueryError(f"A query must be a mapping with at least 'from', got {data!r}.")
+        return dict(data)
+    raise QueryError(f"A query must be a dict, a YAML string or a file path, not {type(source).__name__}.")
+
+
+def parse_query(config: Config, source: Any) -> Query:
+    """Parse and check a query against the config.
+
+    >>> parse_query(config, {"from": "User", "include": ["orders"]})  # doctest: +SKIP
+    """
+    if isinstance(source, Query):
+        return source
+    raw = read_query(source)
+    return _Parser(config).query(raw)
+
+
+class _Parser:
+    def __init__(self, config: Config):
+        self.config = config
+
+    def columns(self, model: str, path: str) -> list[str]:
+        try:
+            return self.config.columns(model)
+        except ConfigError as exc:
+            raise QueryError(f"{path}: {exc}") from None
+
+    # -- query and includes
+
+    def query(self, raw: dict) -> Query:
+        raw = {("from" if k == "model" else k): v for k, v in raw.items()}
+        self.check_keys(raw, QUERY_KEYS, "")
+        if "from" not in raw:
+            raise QueryError("The query needs 'from': the root model." + did_you_mean("", self.config.models))
+        model = raw["from"]
+        if model not in self.config.models:
+            raise QueryError(f"from: unknown model {model!r}." + did_you_mean(str(model), self.config.models))
+        includes = self.includes(model, raw.get("include"), (), "include")
+        query = Query(
+            model=model,
+            attributes=self.attributes(model, raw.get("attributes"), "attributes"),
+            where=None,
+            includes=includes,
+            order=(),
+            limit=self.count(raw, "limit"),
+            offset=self.count(raw, "offset"),
+            strategy=self.strategy(raw.get("strategy", "auto")),
+            timeout=self.positive(raw, "timeout", float),
+            max_rows=self.positive(raw, "max_rows", int),
+            source=raw,
+        )
+        nodes = {(): model, **{n.path: n.model for n in query.walk()}}
+        where = self.where(raw.get("where"), model, "where", nodes)
+        return replace(query, where=where, order=self.order(raw.get("order"), nodes))
+
+    def includes(self, model: str, raw: Any, parent: tuple[str, ...], where: str) -> tuple[Include, ...]:
+        items = self.include_items(raw, where)
+        seen: set[str] = set()
+        result = []
+        for name, options in items:
+            if name in seen:
+                raise QueryError(f"{where}: {name!r} is included twice.")
+            seen.add(name)
+            result.append(self.include(model, name, options, parent, where))
+        return tuple(result)
+
+    def include_items(self, raw: Any, where: str) -> list[tuple[str, dict]]:
+        if raw is None:
+            return []
+        if isinstance(raw, (str, Mapping)):
+            raw = [raw] if isinstance(raw, str) or "association" in raw or "as" in raw else \
+                [{k: v} for k, v in raw.items()]
+        if not isinstance(raw, list):
+            raise QueryError(f"{where}: expected a list of association names, got {raw!r}.")
+        return [self.include_item(item, where) for item in raw]
+
+    def include_item(self, item: Any, where: str) -> tuple[str, dict]:
+        if isinstance(item, str):
+            return item, {}
+        if isinstance(item, Mapping) and ("association" in item or "as" in item):
+            options = {k: v for k, v in item.items() if k not in ("association", "as", "model")}
+            return str(item.get("association", item.get("as"))), options
+        if isinstance(item, Mapping) and len(item) == 1:
+            name, options = next(iter(item.items()))
+            if options is None:
+                options = {}
+            if not isinstance(options, Mapping):
+                raise QueryError(f"{where}.{name}: expected include options (a mapping), got {options!r}.")
+            return str(name), dict(options)
+        raise QueryError(f"{where}: expected an association name or {{name: {{options}}}}, got {item!r}.")
+
+    def include(self, model: str, name: str, options: dict, parent: tuple[str, ...], where: str) -> Include:
+        here = f"{where}.{name}"
+        associations = self.config.models[model].associations
+        if name not in associations:
+            raise QueryError(f"{here}: {model} has no association {name!r}." + did_you_mean(name, associations))
+        self.check_keys(options, INCLUDE_KEYS, here)
+        association = associations[name]
+        target = association.target
+        path = (*parent, name)
+        own_where = self.where(options.get("where"), target, f"{here}.where", {(): target})
+        required = options.get("required", own_where is not None)
+        if not isinstance(required, bool):
+            raise QueryError(f"{here}.required: expected true or false, got {required!r}.")
+        scope = self.where(association.scope, target,
+                           f"models.{model}.associations.{name}.scope", {(): target})
+        return Include(
+            path=path,
+            association=association,
+            attributes=self.attributes(target, options.get("attributes"), f"{here}.attributes"),
+            where=own_where,
+            scope=scope,
+            required=required,
+            includes=self.includes(target, options.get("include"), path, f"{here}.include"),
+        )
+
+    # -- small options
+
+    def check_keys(self, raw: Mapping, allowed: tuple[str, ...], where: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                at = f"{where}.{key}" if where else str(key)
+                raise QueryError(f"{at}: unknown option {key!r}." + did_you_mean(str(key), allowed))
+
+    def attributes(self, model: str, raw: Any, where: str) -> tuple[str, ...]:
+        columns = self.columns(model, where)
+        if raw is None:
+            return tuple(columns)
+        if isinstance(raw, Mapping) and set(raw) <= {"exclude", "include"}:
+            excluded = self.column_list(model, raw.get("exclude", []), f"{where}.exclude")
+            return tuple(c for c in columns if c not in excluded)
+        return self.column_list(model, raw, where)
+
+    def column_list(self, model: str, raw: Any, where: str) -> tuple[str, ...]:
+        raw = [raw] if isinstance(raw, str) else raw
+        if not isinstance(raw, list):
+            raise QueryError(f"{where}: expected a list of column names, got {raw!r}.")
+        columns = self.columns(model, where)
+        for name in raw:
+            if name not in columns:
+                raise QueryError(f"{where}: {model} has no column {name!r}." + did_you_mean(str(name), columns))
+        return tuple(raw)
+
+    def count(self, raw: dict, key: str) -> int | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise QueryError(f"{key}: expected a whole number >= 0, got {value!r}.")
+        return value
+
+    def positive(self, raw: dict, key: str, kind: type):
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise QueryError(f"{key}: expected a positive number, got {value!r}.")
+        return kind(value)
+
+    def strategy(self, value: Any) -> str:
+        if value not in STRATEGIES:
+            raise QueryError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {value!r}.")
+        return value
+
+    def order(self, raw: Any, nodes: dict[tuple, str]) -> tuple[tuple[ColumnRef, bool], ...]:
+        if raw is None:
+            return ()
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list):
+            raise QueryError(f"order: expected a list like [[name, asc]], got {raw!r}.")
+        if len(items) == 2 and isinstance(items[1], str) and items[1].lower() in ("asc", "desc"):
+            items = [items]  # a single [column, direction] pair
+        return tuple(self.order_item(item, nodes, f"order.{i}") for i, item in enumerate(items))
+
+    def order_item(self, item: Any, nodes: dict[tuple, str], where: str) -> tuple[ColumnRef, bool]:
+        direction = "asc"
+        if isinstance(item, list) and len(item) == 2:
+            item, direction = item
+        if not isinstance(item, str) or not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
+            raise QueryError(f"{where}: expected a column or [column, asc|desc], got {item!r}.")
+        match = _NESTED.match(item)
+        ref = self.column_ref(match.group(1) if match else item, nodes, where)
+        return ref, direction.lower() == "desc"
+
+    def column_ref(self, text: str, nodes: dict[tuple, str], where: str) -> ColumnRef:
+        *path, column = text.split(".")
+        path = tuple(path)
+        if path not in nodes:
+            known = [".".join(p) for p in nodes if p]
+            raise QueryError(f"{where}: {'.'.join(path)!r} is not an included path." +
+                             did_you_mean(".".join(path), known))
+        model = nodes[path]
+        columns = self.columns(model, where)
+        if column not in columns:
+            raise QueryError(f"{where}: {model} has no column {column!r}." + did_you_mean(column, columns))
+        return ColumnRef(path, column)
+
+    # -- where
+
+    def where(self, raw: Any, model: str, where: str, nodes: dict[tuple, str]) -> Where | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise QueryError(f"{where}: expected a mapping of column -> condition, got {raw!r}.")
+        items = [self.where_item(str(key), value, model, f"{where}.{key}", nodes) for key, value in raw.items()]
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def where_item(self, key: str, value: Any, model: str, where: str, nodes: dict[tuple, str]) -> Where:
+        name = key.lstrip("$") if key.lstrip("$") in COMBINATORS and not _NESTED.match(key) else key
+        if name in ("and", "or"):
+            parts = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else None
+            if not parts:
+                raise QueryError(f"{where}: expected a list of conditions, got {value!r}.")
+            return BoolOp(name, tuple(self.where(p, model, f"{where}.{i}", nodes) for i, p in enumerate(parts)))
+        if name == "not":
+            return BoolOp("not", (self.where(value, model, where, nodes),))
+        nested = _NESTED.match(key)
+        if nested and len(nodes) == 1 and () in nodes and "." in nested.group(1):
+            raise QueryError(f"{where}: $nested.column$ references belong in the root where.")
+        ref = self.column_ref(nested.group(1) if nested else key, nodes, where)
+        return self.conditions(ref, value, where)
+
+    def conditions(self, ref: ColumnRef, value: Any, where: str) -> Where:
+        if isinstance(value, Mapping):
+            items = [self.condition(ref, str(op), operand, f"{where}.{op}") for op, operand in value.items()]
+            if not items:
+                raise QueryError(f"{where}: empty condition.")
+            return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+        if isinstance(value, list):
+            return self.condition(ref, "in", value, where)
+        return self.condition(ref, "is" if value is None else "eq", value, where)
+
+    def condition(self, ref: ColumnRef, op: str, operand: Any, where: str) -> Where:
+        op = OPERATOR_ALIASES.get(op.lstrip("$"), op.lstrip("$"))
+        if op not in OPERATORS:
+            raise QueryError(f"{where}: unknown operator {op!r}." + did_you_mean(op, OPERATORS))
+        if op == "not" and isinstance(operand, Mapping):
+            return BoolOp("not", (self.conditions(ref, operand, where),))
+        operand = self.operand(op, operand, where)
+        return Condition(ref, op, operand)
+
+    def operand(self, op: str, operand: Any, where: str) -> Any:
+        operand = _param(operand)
+        if op in ("in", "not_in"):
+            if isinstance(operand, Param):
+                return operand
+            if not isinstance(operand, list):
+                raise QueryError(f"{where}: {op} expects a list, got {operand!r}.")
+            return tuple(_param(v) for v in operand)
+        if op in ("between", "not_between"):
+            if not (isinstance(operand, list) and len(operand) == 2):
+                raise QueryError(f"{where}: {op} expects [low, high], got {operand!r}.")
+            return tuple(_param(v) for v in operand)
+        if op in ("is", "not") and operand not in (None, True, False) and not isinstance(operand, Param):
+            if op == "is":
+                raise QueryError(f"{where}: is expects null, true or false, got {operand!r}.")
+        if isinstance(operand, (Mapping, list)):
+            raise QueryError(f"{where}: {op} expects a single value, got {operand!r}.")
+        if op in ("like", "not_like", "ilike", "not_ilike") and not isinstance(operand, (str, Param)):
+            raise QueryError(f"{where}: {op} expects a text pattern, got {operand!r}.")
+        return operand
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _PARAM.match(value)
+        if match:
+            return Param(match.group(1))
+        if value.startswith("::"):
+            return value[1:]  # '::x' is the literal text ':x'
+    return value
