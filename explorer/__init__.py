@@ -19,7 +19,7 @@ from .tree import Query, parse_query
 __all__ = [
     "Config", "ConfigError", "ExecutionError", "ExplorerError", "Query", "QueryError", "Result",
     "Statement", "compile_query", "load_config", "parse_query", "prepare", "run",
-    "load_ipython_extension",
+    "load_ipython_extension", "diagram", "builder",
 ]
 __version__ = "0.1.0"
 
@@ -53,3 +53,17 @@ def load_ipython_extension(ipython) -> None:
     from .magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def diagram(config: Any):
+    """A Mermaid ER diagram of the config's models, grouped by database (see explorer.diagram)."""
+    from .diagram import diagram as make
+
+    return make(load_config(config))
+
+
+def builder(config: Any, query: Any = None):
+    """The ipywidgets include builder with a live SQL preview (see explorer.widget)."""
+    from .widget import builder as make
+
+    return make(load_config(config), query=query)

@@ -1,0 +1,152 @@
+"""The ``crossquery`` command: compile, run and demo include queries outside notebooks."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ExplorerError, QueryError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except ExplorerError as exc:
+        print(f"crossquery: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("crossquery: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossquery", description=(
+        "Nested include queries across databases, compiled to ONE SQL statement."))
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sql = commands.add_parser("sql", help="print the one statement for a query")
+    _query_arguments(sql)
+    sql.add_argument("--dialect", help="render for this dialect (mysql, mariadb, sqlite, postgresql, ...)")
+    sql.add_argument("--literal", action="store_true", help="inline the values, for pasting into a SQL console")
+    sql.add_argument("-o", "--output", help="write a .sql snippet file instead of printing")
+    sql.set_defaults(handler=_sql)
+
+    run = commands.add_parser("run", help="run a query and print its result")
+    _query_arguments(run)
+    run.add_argument("--format", choices=("json", "csv", "table"), default="table",
+                     help="json: nested records; csv and table: the flat frame (default: table)")
+    run.add_argument("--max-rows", type=int, help="stop when more joined rows than this come back")
+    run.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="build the example shop and run a cross-database query on it")
+    demo.add_argument("--backend", choices=("sqlite", "mysql"), default="sqlite")
+    demo.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306",
+                      help="the MySQL/MariaDB server for --backend mysql")
+    demo.add_argument("--dir", default="crossquery-demo", help="where to write the SQLite files and config")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _query_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="the association config (YAML or JSON file)")
+    parser.add_argument("query", help="the include query (YAML file, or - for standard input)")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                        help="a value for :NAME in the query (YAML scalar or list); repeatable")
+
+
+def _read_query(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise QueryError(f"--param {item!r}: expected NAME=VALUE.")
+        try:
+            params[name] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            params[name] = value
+    return params
+
+
+def _sql(args) -> None:
+    from . import prepare
+
+    statement = prepare(args.config, _read_query(args.query), parse_params(args.param))
+    if args.output:
+        path = statement.export(args.output, dialect=args.dialect, literal=args.literal)
+        print(f"wrote {path}")
+    else:
+        print(statement.to_sql(dialect=args.dialect, literal=args.literal))
+
+
+def _run(args) -> None:
+    from . import run
+
+    result = run(args.config, _read_query(args.query), parse_params(args.param),
+                 timeout=args.timeout, max_rows=args.max_rows)
+    print(render_result(result, args.format))
+
+
+def render_result(result, fmt: str) -> str:
+    if fmt == "json":
+        return records_json(result.records)
+    if fmt == "csv":
+        return result.frame.to_csv(index=False).rstrip("\n")
+    return result.frame.to_string(index=False)
+
+
+def records_json(records: list[dict]) -> str:
+    """Records as JSON: dates as ISO strings, decimals as numbers."""
+    return json.dumps(records, default=_json_value, ensure_ascii=False, indent=2)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _demo(args) -> None:
+    from . import demo, load_config, run
+
+    if args.backend == "sqlite":
+        path = demo.build_sqlite(args.dir)
+        config = load_config(path)
+        print(f"Built the shop as two SQLite files in {Path(args.dir).resolve()}; config: {path}")
+    else:
+        config = load_config(demo.build_mysql(args.url))
+        print(f"Built the shop as two databases on {config.databases['products'].url.render_as_string()}")
+    print("\nQuery (users -> paid orders -> products -> category, across two databases):\n")
+    print(demo.DEMO_QUERY)
+    result = run(config, demo.DEMO_QUERY)
+    print(f"ONE statement ({result.dialect}):\n")
+    print(result.to_sql())
+    print(f"\nparams: {result.params}")
+    print(f"\nresult.frame ({len(result.frame)} joined rows):\n")
+    print(result.frame.to_string(index=False))
+    for name, frame in result.frames.items():
+        print(f"\nresult.frames[{name!r}] ({len(frame)} rows):\n")
+        print(frame.to_string(index=False))
+    print("\nresult.records[0]:\n")
+    print(records_json(result.records[:1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
