@@ -1,0 +1,104 @@
+"""The crossquery command, run as a user runs it: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from explorer import demo
+
+CROSSQUERY = str(Path(sys.executable).with_name("crossquery"))
+
+
+def cli(*args: str, stdin: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([CROSSQUERY, *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def query_file(tmp_path) -> str:
+    path = tmp_path / "query.yaml"
+    path.write_text(demo.DEMO_QUERY, encoding="utf-8")
+    return str(path)
+
+
+def test_sql_prints_one_statement_with_placeholders(sqlite_config_path, query_file):
+    out = cli("sql", sqlite_config_path, query_file)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("SELECT") == 1
+    assert "users_and_orders.users" in out.stdout and "products.products" in out.stdout
+    assert "?" in out.stdout and "'paid'" not in out.stdout
+
+
+def test_sql_for_another_dialect_with_literals(sqlite_config_path, query_file):
+    out = cli("sql", sqlite_config_path, query_file, "--dialect", "mysql", "--literal")
+    assert out.returncode == 0, out.stderr
+    assert "`orders->products`" in out.stdout
+    assert "'paid'" in out.stdout
+
+
+def test_run_json_prints_nested_records(sqlite_config_path, query_file):
+    out = cli("run", sqlite_config_path, query_file, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    assert [u["name"] for u in records] == ["Alice", "Bob", "Chloé", "Dan O'Brien", "Zoë 张伟"]
+    first_order = records[0]["orders"][0]
+    assert first_order["total"] == 31.4  # decimals as numbers
+    assert [p["name"] for p in first_order["products"]] == ["Fountain pen", 'Notebook "A5"']
+
+
+def test_run_reads_query_from_stdin_with_params(sqlite_config_path):
+    query = "from: Product\nattributes: [id, name]\nwhere:\n  price:\n    gt: :floor\norder: [[id, asc]]\n"
+    out = cli("run", sqlite_config_path, "-", "--format", "csv", "--param", "floor=30", stdin=query)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["id,name", "3,Chef's knife", "4,Crème brûlée torch", "10,Unsold thing"]
+
+
+def test_run_json_dates_as_iso_strings(sqlite_config_path):
+    out = cli("run", sqlite_config_path, "-", "--format", "json",
+              stdin="from: User\nattributes: [id, created_at]\nwhere: {id: 1}\n")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [{"id": 1, "created_at": "2024-01-02T12:30:00"}]
+
+
+def test_typo_gives_one_line_error_and_nonzero_exit(sqlite_config_path):
+    out = cli("run", sqlite_config_path, "-", stdin="from: User\ninclude: [{orders: {include: [prodcts]}}]\n")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert lines == ["crossquery: error: include.orders.include.prodcts: Order has no association "
+                     "'prodcts'. Did you mean: products?"]
+
+
+def test_missing_config_file(tmp_path):
+    out = cli("sql", str(tmp_path / "nope.yaml"), "-", stdin="from: User\n")
+    assert out.returncode == 1
+    assert "nope.yaml" in out.stderr and "does not exist" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_on_sqlite_prints_sql_and_frames(tmp_path):
+    out = cli("demo", cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "crossquery-demo" / "users_and_orders.db").is_file()
+    assert "ONE statement (sqlite)" in out.stdout
+    assert "result.frames['orders.products']" in out.stdout
+    assert "Crème brûlée torch" in out.stdout
+
+
+@pytest.mark.mysql
+def test_run_against_two_mariadb_databases(mysql_config_dict, tmp_path, query_file):
+    import yaml
+
+    config = tmp_path / "shop.yaml"
+    config.write_text(yaml.safe_dump(mysql_config_dict, allow_unicode=True), encoding="utf-8")
+    out = cli("run", str(config), query_file, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    assert [o["id"] for o in records[0]["orders"]] == [1, 10]
+    sql = cli("sql", str(config), query_file).stdout
+    assert "`products`.`products`" not in sql  # real (prefixed) database names, not logical ones
+    assert "_products.products" in sql
