@@ -1,0 +1,176 @@
+"""The ``%crossquery`` line magic and the ``%%crossquery`` cell magic.
+
+The magics only parse their input and call the public API (``explorer.run``,
+``explorer.prepare``, ``explorer.diagram``, ``explorer.builder``). An
+``ExplorerError`` becomes an IPython ``UsageError``, so a notebook shows one
+clear message instead of a traceback.
+
+    %load_ext explorer
+    %crossquery config shop.yaml
+    %%crossquery -o users
+    from: User
+    include: [orders]
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shlex
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import HTML, JSON, display
+
+import explorer
+from explorer.display import records_json, statement_html
+from explorer.errors import ExplorerError
+
+LINE_USAGE = """\
+%crossquery config PATH|VARIABLE    use this config for the session's %%crossquery cells
+%crossquery config                  show the session's config
+%crossquery diagram [PATH|VARIABLE] draw the config's models and associations (Mermaid)
+%crossquery builder [PATH|VARIABLE] [QUERY_VARIABLE]   open the visual include builder"""
+
+
+@magics_class
+class CrossqueryMagics(Magics):
+    """%crossquery / %%crossquery: nested cross-database include queries as ONE statement."""
+
+    def __init__(self, shell):
+        super().__init__(shell)
+        self.session_config: explorer.Config | None = None
+        self.session_config_ref: str | None = None
+
+    @line_magic("crossquery")
+    def crossquery_line(self, line: str):
+        """%crossquery config|diagram|builder ...: set the session config, draw it, open the builder."""
+        words = shlex.split(line)
+        if not words or words[0] not in ("config", "diagram", "builder"):
+            raise UsageError("Usage:\n" + LINE_USAGE)
+        command, rest = words[0], words[1:]
+        with explorer_errors():
+            return getattr(self, f"_{command}")(rest)
+
+    @cell_magic("crossquery")
+    @magic_arguments()
+    @argument("-c", "--config", help="config: a YAML/JSON path or a variable holding a dict or Config "
+              "(default: the one set by %%crossquery config)")
+    @argument("-o", "--out", default="_cq", help="variable that receives the Result (default: _cq)")
+    @argument("--sql", action="store_true", help="compile and show the SQL only; do not run it")
+    @argument("--dialect", help="render the shown (--sql) and exported SQL for this dialect "
+              "(mysql, mariadb, sqlite, postgresql, ...)")
+    @argument("--literal", action="store_true", help="inline the values in the shown (--sql) and "
+              "exported SQL, for pasting into a SQL console")
+    @argument("--export", metavar="FILE.sql", help="also write the statement to this .sql snippet file")
+    @argument("--max-rows", type=int, metavar="N", help="stop when more than N joined rows come back")
+    @argument("--timeout", type=float, metavar="SECONDS", help="statement timeout in seconds")
+    @argument("--format", choices=("flat", "frames", "nested"), help="show the flat frame, one frame "
+              "per model, or the nested records, instead of the rich result")
+    def crossquery(self, line: str, cell: str):
+        """Run the include query in the cell body (YAML) as ONE statement; ``:name`` binds variables."""
+        args = parse_argstring(self.crossquery, line)
+        if not cell.strip():
+            raise UsageError("The %%crossquery cell is empty: write an include query, e.g. 'from: User'.")
+        with explorer_errors():
+            config = self._config_for(args.config)
+            query = explorer.parse_query(config, cell)
+            params = self._notebook_params(query, strict=not args.sql)
+            if args.sql:
+                return self._show_statement(explorer.prepare(config, query, params), args)
+            result = explorer.run(config, query, params, timeout=args.timeout, max_rows=args.max_rows)
+            self.shell.user_ns[args.out] = result
+            self._export(result, args)
+            return self._shown(result, args.format)
+
+    # -- line commands
+
+    def _config(self, rest: list[str]):
+        if not rest:
+            if self.session_config is None:
+                raise UsageError("No session config yet. Usage:\n" + LINE_USAGE)
+            return self.session_config
+        self.session_config = self._resolve_config(rest[0])
+        self.session_config_ref = rest[0]
+        print(f"crossquery: using {self.session_config!r}")
+        return None
+
+    def _diagram(self, rest: list[str]):
+        return explorer.diagram(self._config_for(rest[0] if rest else None))
+
+    def _builder(self, rest: list[str]):
+        from .widget import builder
+
+        ref = rest[0] if rest else None
+        config = self._config_for(ref)
+        query = self._variable(rest[1]) if len(rest) > 1 else None
+        return builder(config, query=query, config_ref=ref or self.session_config_ref)
+
+    # -- helpers
+
+    def _config_for(self, ref: str | None) -> explorer.Config:
+        if ref:
+            return self._resolve_config(ref)
+        if self.session_config is None:
+            raise UsageError("No config: run `%crossquery config shop.yaml` first, or pass -c CONFIG.")
+        return self.session_config
+
+    def _resolve_config(self, ref: str) -> explorer.Config:
+        """A variable name in the notebook (dict, Config or path), else a file path."""
+        value = self.shell.user_ns.get(ref) if ref.isidentifier() else None
+        if value is None:
+            value = str(Path(ref).expanduser())
+        return explorer.load_config(value)
+
+    def _variable(self, name: str) -> Any:
+        if name not in self.shell.user_ns:
+            raise UsageError(f"No variable {name!r} in the notebook.")
+        return self.shell.user_ns[name]
+
+    def _notebook_params(self, query, strict: bool = True) -> dict[str, Any]:
+        """Values of the query's ``:name`` placeholders, from the notebook's variables."""
+        missing = [name for name in query.param_names if name not in self.shell.user_ns]
+        if missing and strict:
+            raise UsageError(f"The query uses {', '.join(':' + m for m in missing)} but the notebook "
+                             f"has no variable {', '.join(missing)}. Define it in a cell above.")
+        return {name: self.shell.user_ns[name] for name in query.param_names if name not in missing}
+
+    def _show_statement(self, statement, args):
+        self.shell.user_ns[args.out] = statement
+        self._export(statement, args)
+        display(HTML(statement_html(statement, dialect=args.dialect, literal=args.literal)))
+
+    def _export(self, statement, args) -> None:
+        if args.export:
+            path = statement.export(args.export, dialect=args.dialect, literal=args.literal)
+            print(f"crossquery: wrote {path}")
+
+    @staticmethod
+    def _shown(result, form: str | None):
+        if form == "flat":
+            return result.frame
+        if form == "frames":
+            for name, frame in result.frames.items():
+                display(HTML(f"<b>{html.escape(name)}</b> ({len(frame):,} rows)"), frame)
+            return None
+        if form == "nested":
+            return JSON(json.loads(records_json(result.records)), root="records")
+        return result
+
+
+@contextmanager
+def explorer_errors():
+    """Turn an ExplorerError into a UsageError carrying its message only."""
+    try:
+        yield
+    except ExplorerError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext explorer``: register %crossquery and %%crossquery."""
+    ipython.register_magics(CrossqueryMagics)
