@@ -1,0 +1,588 @@
+"""The visual include builder: stock ipywidgets bound to a plain query-tree state.
+
+``explorer.builder(config)`` shows a root model picker, the association tree
+as nested nodes (a checkbox per association; a node's children are built only
+when it is checked, so cycles such as ``User.referrals.referrals`` never expand
+by themselves), per node the attributes, a required toggle and where
+conditions, the root's order, limit and offset, a live SQL preview, a Run
+button and exports. ``builder.query`` is the query dict, ``builder.sql`` its
+one statement, ``builder.run()`` runs it; ``explorer.builder(config, query)``
+opens an existing query, and builder -> YAML -> builder gives the same query.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import yaml
+
+import explorer
+from explorer.config import Config
+from explorer.display import sql_html
+from explorer.errors import ExplorerError, QueryError
+from explorer.tree import OPERATORS, read_query
+
+COMBINATORS = ("and", "or")
+LIST_OPERATORS = ("in", "not_in", "between", "not_between")
+INDENT = w.Layout(margin="2px 0 2px 18px", padding="0 0 0 6px", border_left="2px solid #ccc")
+
+
+# ---------------------------------------------------------------------------
+# State: the query tree as plain data
+
+
+@dataclass
+class NodeState:
+    """One model of the tree: the root (path ``()``) or an include."""
+
+    model: str
+    path: tuple[str, ...] = ()
+    attributes: list[str] | None = None  # None: every column
+    required: bool | None = None          # None: the default (true when the include has a where)
+    combinator: str = "and"
+    conditions: list[list[Any]] = field(default_factory=list)  # [column, operator, value]
+    extra_where: dict | None = None        # where clauses the builder cannot edit, kept as written
+    children: dict[str, NodeState] = field(default_factory=dict)
+
+    def where(self) -> dict | None:
+        built = conditions_to_where(self.conditions, self.combinator)
+        if not self.extra_where:
+            return built
+        if not built:
+            return dict(self.extra_where)
+        if self.combinator == "and" and not set(built) & set(self.extra_where):
+            return {**self.extra_where, **built}
+        return {"and": [dict(self.extra_where), built]}
+
+    def options(self) -> dict:
+        """This node's options as a query mapping (without ``from`` or the root's extras)."""
+        options: dict[str, Any] = {}
+        if self.attributes is not None:
+            options["attributes"] = list(self.attributes)
+        if self.path and self.required is not None:
+            options["required"] = self.required
+        where = self.where()
+        if where:
+            options["where"] = where
+        if self.children:
+            options["include"] = [child.include_item() for child in self.children.values()]
+        return options
+
+    def include_item(self) -> str | dict:
+        options = self.options()
+        return {self.path[-1]: options} if options else self.path[-1]
+
+
+def conditions_to_where(rows: list[list[Any]], combinator: str) -> dict | None:
+    """``[[column, op, value], ...]`` as a Sequelize-style where mapping."""
+    rows = [row for row in rows if row[0] and row[1] and row[2] != ""]
+    if not rows:
+        return None
+    items = [{column: value if op == "eq" and not isinstance(value, (list, dict)) else {op: value}}
+             for column, op, value in rows]
+    if combinator == "or" and len(items) > 1:
+        return {"or": items}
+    merged: dict[str, Any] = {}
+    for column, op, value in rows:
+        current = merged.setdefault(column, {})
+        if not isinstance(current, dict) or op in current:
+            return {"and": items}
+        current[op] = value
+    return {c: (ops["eq"] if list(ops) == ["eq"] and not isinstance(ops["eq"], (list, dict)) else ops)
+            for c, ops in merged.items()}
+
+
+def where_to_conditions(where: Any) -> tuple[str, list[list[Any]], dict | None]:
+    """(combinator, rows, extra) for a where the builder made; anything else stays as ``extra``."""
+    if not where:
+        return "and", [], None
+    if set(where) == {"or"} and isinstance(where["or"], list) and all(_simple(i) for i in where["or"]):
+        return "or", [row for item in where["or"] for row in _rows(item)], None
+    rows, extra = [], {}
+    for key, value in where.items():
+        if _simple({key: value}):
+            rows += _rows({key: value})
+        else:
+            extra[key] = value
+    return "and", rows, extra or None
+
+
+def _simple(item: Any) -> bool:
+    if not isinstance(item, dict) or len(item) != 1:
+        return False
+    key, value = next(iter(item.items()))
+    if key in ("and", "or", "not") or str(key).startswith("$"):
+        return False
+    ops = value if isinstance(value, dict) else {}
+    return all(op in OPERATORS and not isinstance(v, dict) for op, v in ops.items())
+
+
+def _rows(item: dict) -> list[list[Any]]:
+    column, value = next(iter(item.items()))
+    if isinstance(value, dict):
+        return [[column, op, operand] for op, operand in value.items()]
+    if isinstance(value, list):
+        return [[column, "in", value]]
+    return [[column, "is" if value is None else "eq", value]]
+
+
+def state_from_options(config: Config, model: str, options: dict, path: tuple[str, ...] = ()) -> NodeState:
+    """A node state from a query (root) or include options, checked against the config."""
+    combinator, rows, extra = where_to_conditions(options.get("where"))
+    node = NodeState(model, path, _attributes(options.get("attributes")), options.get("required"),
+                     combinator, rows, extra)
+    associations = config.models[model].associations
+    for name, child in _include_items(options.get("include")):
+        if name not in associations:
+            raise QueryError(f"include.{name}: {model} has no association {name!r}.")
+        node.children[name] = state_from_options(config, associations[name].target, child, (*path, name))
+    return node
+
+
+def _attributes(raw: Any) -> list[str] | None:
+    if raw is None or isinstance(raw, dict):
+        return None
+    return [raw] if isinstance(raw, str) else list(raw)
+
+
+def _include_items(raw: Any) -> list[tuple[str, dict]]:
+    if raw is None:
+        return []
+    if isinstance(raw, dict):
+        raw = [{k: v} for k, v in raw.items()]
+    items = []
+    for item in [raw] if isinstance(raw, str) else raw:
+        name, options = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+        items.append((name, dict(options or {})))
+    return items
+
+
+def format_value(value: Any) -> str:
+    """A condition value as the text a user would type (YAML flow style)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    return text.removesuffix("\n...\n").strip()
+
+
+def parse_value(op: str, text: str) -> Any:
+    """The value typed for ``op``: YAML scalars and lists, ``:name`` parameters kept as text."""
+    text = text.strip()
+    if text.startswith(":") and text[1:].isidentifier():
+        return text
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    if op in LIST_OPERATORS and not isinstance(value, list):
+        value = [parse_value("eq", part) for part in text.split(",")] if "," in text else value
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Widgets
+
+
+class NodeWidget:
+    """The controls of one node; each control has one observer that updates the state."""
+
+    def __init__(self, builder: Builder, state: NodeState):
+        self.builder = builder
+        self.state = state
+        self._syncing = False
+        self.columns = [str(c) for c in builder.config.columns(state.model)]
+        self.children: dict[str, NodeWidget] = {}
+        self.attributes = w.SelectMultiple(options=self.columns, rows=min(6, len(self.columns)),
+                                           value=tuple(state.attributes or self.columns),
+                                           description="attributes")
+        self.attributes.observe(self._on_attributes, "value")
+        self.required = w.Checkbox(value=self._effective_required(), description="required (INNER JOIN)")
+        self.required.observe(self._on_required, "value")
+        self.combinator = w.ToggleButtons(options=COMBINATORS, value=state.combinator,
+                                          description="where", style={"button_width": "48px"})
+        self.combinator.observe(self._on_combinator, "value")
+        self.condition_rows: list[ConditionRow] = []
+        self.conditions_box = w.VBox()
+        self.add_condition = w.Button(description="+ condition", layout=w.Layout(width="120px"))
+        self.add_condition.on_click(lambda _: self.new_condition())
+        self.checkboxes = {name: self._association_checkbox(name) for name in self._associations()}
+        self.children_box = w.VBox()
+        self.box = w.VBox(self._parts(), layout=INDENT if state.path else w.Layout())
+        for row in list(state.conditions):
+            self._add_row(row)
+        for name in state.children:
+            self._show_child(name)
+            self.checkboxes[name].value = True
+
+    def _parts(self) -> list[w.Widget]:
+        title = " → ".join(self.state.path) if self.state.path else self.state.model
+        label = w.HTML(f"<b>{title}</b> ({self.state.model}, {self._database()})")
+        parts = [label, self.attributes]
+        parts += [self.required] if self.state.path else []
+        assoc = w.HBox(list(self.checkboxes.values()), layout=w.Layout(flex_flow="row wrap"))
+        return [*parts, w.HBox([self.combinator, self.add_condition]), self.conditions_box,
+                w.Label("include:") if self.checkboxes else w.Label(""), assoc, self.children_box]
+
+    def _database(self) -> str:
+        return self.builder.config.models[self.state.model].database
+
+    def _associations(self):
+        return self.builder.config.models[self.state.model].associations
+
+    def _association_checkbox(self, name: str) -> w.Checkbox:
+        association = self._associations()[name]
+        target_db = self.builder.config.models[association.target].database
+        cross = " ⇄ " + target_db if target_db != self._database() else ""
+        box = w.Checkbox(value=False, description=f"{name} → {association.target}{cross}", indent=False,
+                         layout=w.Layout(width="auto"))
+        box.observe(lambda change, name=name: self._on_include(name, change["new"]), "value")
+        return box
+
+    def _effective_required(self) -> bool:
+        if self.state.required is not None:
+            return self.state.required
+        return self.state.where() is not None
+
+    # -- observers
+
+    def _on_attributes(self, change) -> None:
+        chosen = [c for c in self.columns if c in change["new"]]
+        self.state.attributes = None if len(chosen) == len(self.columns) else chosen
+        self.builder.refresh()
+
+    def _on_required(self, change) -> None:
+        if self._syncing:
+            return
+        if change["new"] != self._effective_required():
+            self.state.required = change["new"]
+        self.builder.refresh()
+
+    def _on_combinator(self, change) -> None:
+        self.state.combinator = change["new"]
+        self.changed()
+
+    def changed(self) -> None:
+        """After a where change: show the include's default required value, refresh the SQL."""
+        if self.state.path and self.state.required is None:
+            self._syncing = True
+            self.required.value = self._effective_required()
+            self._syncing = False
+        self.builder.refresh()
+
+    def _on_include(self, name: str, checked: bool) -> None:
+        if checked and name not in self.state.children:
+            target = self._associations()[name].target
+            self.state.children[name] = NodeState(target, (*self.state.path, name))
+            self._show_child(name)
+        elif not checked and name in self.state.children:
+            del self.state.children[name]
+            self.children.pop(name, None)
+            self.children_box.children = [c.box for c in self.children.values()]
+        self.builder.refresh()
+
+    def _show_child(self, name: str) -> None:
+        if name not in self.children:
+            self.children[name] = NodeWidget(self.builder, self.state.children[name])
+            self.children_box.children = [c.box for c in self.children.values()]
+
+    # -- conditions
+
+    def new_condition(self, column: str | None = None, op: str = "eq", value: Any = "") -> ConditionRow:
+        """Add a where row (column, operator, value) and return it."""
+        row = [column or self.columns[0], op, value]
+        self.state.conditions.append(row)
+        widget = self._add_row(row)
+        self.changed()
+        return widget
+
+    def _add_row(self, row: list[Any]) -> ConditionRow:
+        widget = ConditionRow(self, row)
+        self.condition_rows.append(widget)
+        self.conditions_box.children = [r.box for r in self.condition_rows]
+        return widget
+
+    def remove_condition(self, widget: ConditionRow) -> None:
+        self.condition_rows.remove(widget)
+        self.state.conditions.remove(widget.row)
+        self.conditions_box.children = [r.box for r in self.condition_rows]
+        self.changed()
+
+    def node(self, path: tuple[str, ...]) -> NodeWidget:
+        """The widget of a descendant node, by path relative to this one."""
+        return self if not path else self.children[path[0]].node(path[1:])
+
+
+class ConditionRow:
+    """column / operator / value controls for one where condition."""
+
+    def __init__(self, node: NodeWidget, row: list[Any]):
+        self.node = node
+        self.row = row
+        self.column = w.Dropdown(options=node.columns, value=row[0], layout=w.Layout(width="150px"))
+        self.op = w.Dropdown(options=OPERATORS, value=row[1], layout=w.Layout(width="110px"))
+        self.value = w.Text(value=format_value(row[2]) if row[2] != "" else "",
+                            placeholder="value, [a, b] or :variable", layout=w.Layout(width="220px"))
+        self.remove = w.Button(description="✕", layout=w.Layout(width="32px"))
+        self.column.observe(self._on_column, "value")
+        self.op.observe(self._on_op, "value")
+        self.value.observe(self._on_value, "value")
+        self.remove.on_click(lambda _: node.remove_condition(self))
+        self.box = w.HBox([self.column, self.op, self.value, self.remove])
+
+    def _on_column(self, change) -> None:
+        self.row[0] = change["new"]
+        self.node.changed()
+
+    def _on_op(self, change) -> None:
+        self.row[1] = change["new"]
+        self.row[2] = parse_value(change["new"], self.value.value)
+        self.node.changed()
+
+    def _on_value(self, change) -> None:
+        self.row[2] = parse_value(self.row[1], change["new"])
+        self.node.changed()
+
+
+# ---------------------------------------------------------------------------
+# The builder
+
+
+class Builder:
+    """The include builder: state, controls, live SQL, run and export.
+
+    >>> b = explorer.builder("shop.yaml")                       # doctest: +SKIP
+    >>> b.node().checkboxes["orders"].value = True              # doctest: +SKIP
+    >>> b.query                                                 # doctest: +SKIP
+    {'from': 'User', 'include': ['orders']}
+    """
+
+    def __init__(self, config: Config, query: Any = None, config_ref: str | None = None):
+        self.config = config
+        self.config_ref = config_ref
+        self.result = None
+        self._ready = False
+        raw = read_query(query) if query is not None else {"from": next(iter(config.models))}
+        raw = {("from" if k == "model" else k): v for k, v in raw.items()}
+        if raw.get("from") not in config.models:
+            raise QueryError(f"from: unknown model {raw.get('from')!r}.")
+        self._build_controls(raw)
+        self._ready = True
+        self.refresh()
+
+    # -- public API
+
+    @property
+    def query(self) -> dict:
+        """The include query the controls describe, as a plain dict (what YAML would load)."""
+        query: dict[str, Any] = {"from": self.root.state.model, **self.root.state.options()}
+        order = [[column, direction] for column, direction in self.order_rows if column]
+        if order:
+            query["order"] = order
+        for key, control in (("limit", self.limit), ("offset", self.offset)):
+            if control.value:
+                query[key] = control.value
+        return query
+
+    @property
+    def yaml(self) -> str:
+        """The query as YAML, ready for a ``%%crossquery`` cell or a file."""
+        return yaml.safe_dump(self.query, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+    @property
+    def cell(self) -> str:
+        """The equivalent ``%%crossquery`` cell."""
+        ref = self.config_ref or self.config.source
+        header = "%%crossquery" + (f" -c {shlex.quote(str(ref))}" if ref else "")
+        return f"{header}\n{self.yaml}"
+
+    def statement(self, params: dict[str, Any] | None = None):
+        """The compiled (unrun) Statement for the current query."""
+        return explorer.prepare(self.config, self.query, params)
+
+    @property
+    def sql(self) -> str:
+        """The one statement for the current query, formatted."""
+        return self.statement(self._params()).to_sql()
+
+    def run(self, params: dict[str, Any] | None = None):
+        """Run the query (``:name`` values from ``params`` or the notebook) and show the result."""
+        self.result = explorer.run(self.config, self.query, params if params is not None else self._params())
+        self.output.clear_output()
+        with self.output:
+            from IPython.display import display
+
+            display(self.result)
+        return self.result
+
+    def export_sql(self, path: str | Path, dialect: str | None = None, literal: bool = False) -> Path:
+        """Write the statement as a commented .sql snippet file (see explorer.export)."""
+        return self.statement(self._params()).export(path, dialect=dialect, literal=literal)
+
+    def insert_cell(self) -> str:
+        """Put the equivalent %%crossquery cell below the current one; return its text."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            shell.set_next_input(self.cell, replace=False)
+        return self.cell
+
+    def node(self, path: tuple[str, ...] | str = ()) -> NodeWidget:
+        """The controls of a node: ``()`` for the root, ``("orders", "products")`` or "orders.products"."""
+        return self.root.node(tuple(path.split(".")) if isinstance(path, str) else tuple(path))
+
+    def refresh(self) -> None:
+        """Recompute the order choices and the SQL preview after a change."""
+        if not self._ready:
+            return
+        self._update_order_choices()
+        try:
+            self.preview.value = sql_html(self.sql)
+        except ExplorerError as exc:
+            self.preview.value = f"<pre style='color:#a00'>{html.escape(str(exc))}</pre>"
+        if self.yaml_box.layout.display != "none":
+            self.yaml_box.value = self.yaml
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- controls
+
+    def _build_controls(self, raw: dict) -> None:
+        self.model = w.Dropdown(options=list(self.config.models), value=raw["from"], description="from")
+        self.model.observe(self._on_model, "value")
+        self.root_box = w.VBox()
+        self._set_root(state_from_options(self.config, raw["from"], raw))
+        self.order_rows: list[list[str]] = []
+        self.order_box = w.VBox()
+        self.add_order = w.Button(description="+ order by", layout=w.Layout(width="120px"))
+        self.add_order.on_click(lambda _: self.new_order())
+        self.limit = w.BoundedIntText(value=raw.get("limit") or 0, min=0, max=10**9, description="limit")
+        self.offset = w.BoundedIntText(value=raw.get("offset") or 0, min=0, max=10**9, description="offset")
+        self.limit.observe(lambda _: self.refresh(), "value")
+        self.offset.observe(lambda _: self.refresh(), "value")
+        self.preview = w.HTML()
+        self.output = w.Output()
+        self.yaml_box = w.Textarea(layout=w.Layout(width="100%", height="12em", display="none"))
+        self.status = w.Label()
+        for item in _order_items(raw.get("order")):
+            self.new_order(*item)
+        self.widget = w.VBox([self.model, self.root_box, w.HBox([self.add_order, self.order_box]),
+                              w.HBox([self.limit, self.offset]), w.Label("SQL (live preview):"),
+                              self.preview, self._buttons(), self.status, self.yaml_box, self.output])
+
+    def _buttons(self) -> w.HBox:
+        self.path = w.Text(value="query.sql", description="file", layout=w.Layout(width="240px"))
+        self.dialect = w.Dropdown(options=["(server)", "mysql", "mariadb", "sqlite", "postgresql"],
+                                  value="(server)", layout=w.Layout(width="110px"))
+        self.literal = w.Checkbox(value=False, description="inline values", indent=False,
+                                  layout=w.Layout(width="auto"))
+        buttons = {"Run": self._on_run, "Write .sql": self._on_export, "Insert cell": self._on_cell,
+                   "Show YAML": self._on_yaml}
+        widgets = []
+        for label, handler in buttons.items():
+            button = w.Button(description=label, button_style="primary" if label == "Run" else "")
+            button.on_click(handler)
+            widgets.append(button)
+        return w.HBox([*widgets, self.path, self.dialect, self.literal], layout=w.Layout(flex_flow="row wrap"))
+
+    def _set_root(self, state: NodeState) -> None:
+        self.root = NodeWidget(self, state)
+        self.root_box.children = [self.root.box]
+
+    def new_order(self, column: str | None = None, direction: str = "asc") -> None:
+        """Add an order-by row (column path, asc/desc)."""
+        row = [column or "", direction]
+        self.order_rows.append(row)
+        columns = w.Dropdown(options=self._order_choices(column), value=row[0], layout=w.Layout(width="220px"))
+        way = w.ToggleButtons(options=("asc", "desc"), value=direction, style={"button_width": "48px"})
+        columns.observe(lambda change: self._set_order(row, 0, change["new"]), "value")
+        way.observe(lambda change: self._set_order(row, 1, change["new"]), "value")
+        self.order_box.children = [*self.order_box.children, w.HBox([columns, way])]
+        self.refresh()
+
+    def _set_order(self, row: list[str], index: int, value: str) -> None:
+        row[index] = value or ""
+        self.refresh()
+
+    def _order_choices(self, keep: str | None = None) -> list[str]:
+        choices = [""]
+        stack = [self.root.state]
+        while stack:
+            state = stack.pop(0)
+            prefix = ".".join(state.path) + "." if state.path else ""
+            choices += [prefix + str(c) for c in self.config.columns(state.model)]
+            stack.extend(state.children.values())
+        return choices + ([keep] if keep and keep not in choices else [])
+
+    def _update_order_choices(self) -> None:
+        for box, row in zip(self.order_box.children, self.order_rows):
+            dropdown = box.children[0]
+            choices = self._order_choices(row[0])
+            if list(dropdown.options) != choices:
+                dropdown.options = choices
+                dropdown.value = row[0]
+
+    # -- button and model observers
+
+    def _on_model(self, change) -> None:
+        self._set_root(NodeState(change["new"]))
+        self.order_rows.clear()
+        self.order_box.children = []
+        self.refresh()
+
+    def _on_run(self, _button) -> None:
+        try:
+            result = self.run()
+            self.status.value = f"Ran: {result.root_count} root rows, {result.row_count} joined rows."
+        except ExplorerError as exc:
+            self.status.value = f"Error: {exc}"
+
+    def _on_export(self, _button) -> None:
+        dialect = None if self.dialect.value == "(server)" else self.dialect.value
+        try:
+            path = self.export_sql(self.path.value, dialect=dialect, literal=self.literal.value)
+            self.status.value = f"Wrote {path}"
+        except ExplorerError as exc:
+            self.status.value = f"Error: {exc}"
+
+    def _on_cell(self, _button) -> None:
+        self.insert_cell()
+        self.status.value = "Inserted a %%crossquery cell below."
+
+    def _on_yaml(self, _button) -> None:
+        self.yaml_box.layout.display = None
+        self.yaml_box.value = self.yaml
+        self.status.value = "The query as YAML (select and copy):"
+
+    def _params(self) -> dict[str, Any]:
+        """Values of ``:name`` placeholders from the notebook's variables."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        names = explorer.parse_query(self.config, self.query).param_names
+        namespace = shell.user_ns if shell is not None else {}
+        return {name: namespace[name] for name in names if name in namespace}
+
+
+def _order_items(raw: Any) -> list[tuple[str, str]]:
+    if not raw:
+        return []
+    items = [raw] if isinstance(raw, str) else raw
+    if len(items) == 2 and isinstance(items[1], str) and items[1].lower() in ("asc", "desc"):
+        items = [items]
+    return [(i, "asc") if isinstance(i, str) else (i[0], str(i[1]).lower()) for i in items]
+
+
+def builder(config: Config, query: Any = None, config_ref: str | None = None) -> Builder:
+    """Open the visual include builder on a loaded config, optionally on an existing query.
+
+    ``config_ref`` is how the exported ``%%crossquery`` cell names the config
+    (``-c shop.yaml`` or a variable); by default the config's file, if any.
+
+    >>> explorer.builder(config, query="from: User\\ninclude: [orders]")  # doctest: +SKIP
+    """
+    return Builder(config, query=query, config_ref=config_ref)
