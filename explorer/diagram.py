@@ -11,9 +11,12 @@ and where it lives, with the password masked.
 from __future__ import annotations
 
 import re
+import sys
+import types
+from typing import Any
 
 from .backends import mask_url
-from .config import Association, Config
+from .config import Association, Config, load_config
 
 # Mermaid crow's-foot ends: (left end, right end) for source -> target.
 _CARDINALITY = {
@@ -114,12 +117,24 @@ class Diagram:
         return list(dict.fromkeys(self.config.models[m].database for m in models if m))
 
 
-def diagram(config: Config) -> Diagram:
-    """A Mermaid ER diagram of ``config`` (already loaded); Jupyter renders it.
+def diagram(config: Any) -> Diagram:
+    """A Mermaid ER diagram of ``config`` (a path, dict or Config); Jupyter renders it.
 
     >>> explorer.diagram("shop.yaml")  # doctest: +SKIP
     """
-    return Diagram(config)
+    return Diagram(load_config(config))
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``explorer.diagram`` rebinds the package attribute ``explorer.diagram``
+    from the function to this module; a callable module keeps ``explorer.diagram(config)``
+    working either way."""
+
+    def __call__(self, config: Any) -> Diagram:
+        return diagram(config)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 def _ident(name: str) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from .export import statement_sql
+
 PREVIEW_ROWS = 50
 PREVIEW_RECORDS = 20
 _STYLE = "font-family:var(--jp-ui-font-family,sans-serif);margin:4px 0"
@@ -45,7 +47,7 @@ def statement_html(statement, dialect: str | None = None, literal: bool = False)
     shown = dialect or statement.dialect
     line = (f"<b>{html.escape(statement.query.model)}</b>: one {html.escape(shown)} "
             f"statement on {html.escape(', '.join(statement.databases))} (not run)")
-    sql = statement.to_sql(dialect=dialect, literal=literal)
+    sql = statement_sql(statement, dialect=dialect, literal=literal)
     params = {} if literal else statement.params
     return "\n".join(['<div class="crossquery-statement">', f'<p style="{_STYLE}">{line}</p>',
                       sql_html(sql), params_html(params), "</div>"])

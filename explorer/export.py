@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .backends import mask_url
+from .execute import format_sql, load_dialect, render
 
 
 def export_statement(statement, path: str | Path, dialect: str | None = None,
@@ -37,9 +38,23 @@ def export_statement(statement, path: str | Path, dialect: str | None = None,
 
 def snippet_text(statement, dialect: str | None = None, literal: bool = False) -> str:
     """The snippet file's content: header comment, then the formatted statement and ';'."""
-    body = statement.to_sql(dialect=dialect, literal=literal) if (dialect or literal) else statement.to_sql()
+    body = statement_sql(statement, dialect=dialect, literal=literal)
     header = header_lines(statement, dialect or statement.dialect, literal)
     return "\n".join(header) + "\n\n" + body.rstrip().rstrip(";") + ";\n"
+
+
+def statement_sql(statement, dialect: str | None = None, literal: bool = False) -> str:
+    """The formatted statement, for another dialect and/or with values inlined.
+
+    Literal rendering goes through a dialect with the ``named`` paramstyle:
+    the drivers' ``format``/``pyformat`` styles make SQLAlchemy double every
+    ``%`` in inlined strings (``'A%%'``), which a SQL console would take literally.
+    """
+    if not literal:
+        return statement.to_sql(dialect=dialect)
+    target = type(load_dialect(dialect or statement.dialect))(paramstyle="named")
+    sql = render(statement.config, statement.compiled, statement.values, target, literal=True)[0]
+    return format_sql(sql)
 
 
 def query_yaml(statement) -> str:
