@@ -203,13 +203,15 @@ class _Compiler:
         """A derived table of the root keys that the limit/offset selects."""
         aliases = _Aliases(self.config, self.query)
         root = aliases.node(())
-        referenced = _referenced_paths(self.query.where)
+        # Order items a root has one value for (its columns, to-one includes) decide which roots count.
+        order = [(ref, desc) for ref, desc in self.query.order if self._to_one(ref.path)]
+        referenced = _referenced_paths(self.query.where) | {ref.path for ref, _ in order if ref.path}
         filtering = self._filtering_paths(referenced)
         from_clause = self._from_clause(aliases, keep=lambda node: node.path in filtering)
         pk = self._pk_columns(root, ())
-        order = [(aliases.node(()).c[ref.column], desc) for ref, desc in self.query.order if not ref.path]
-        picked_columns = list(dict.fromkeys([*pk, *(c for c, _ in order)]))
-        picker = sa.select(*picked_columns).select_from(from_clause)
+        order = [(aliases.node(ref.path).c[ref.column].label(f"order_{i}"), desc)
+                 for i, (ref, desc) in enumerate(order)]
+        picker = sa.select(*pk, *(c for c, _ in order)).select_from(from_clause)
         where = self._where(self.query.where, aliases, ())
         if where is not None:
             picker = picker.where(where)
@@ -217,6 +219,9 @@ class _Compiler:
             picker = picker.distinct()
         picker = picker.order_by(*[c.desc() if d else c.asc() for c, d in order], *pk)
         return self._limit(picker).subquery("picked")
+
+    def _to_one(self, path: tuple[str, ...]) -> bool:
+        return not any(self.query.node(path[:i]).association.to_many for i in range(1, len(path) + 1))
 
     def _filtering_paths(self, referenced: set[tuple]) -> set[tuple]:
         """Includes that decide which roots exist: required chains from the root, and $nested$ paths."""
@@ -276,7 +281,7 @@ def _condition(column, cond: Condition):
     if op == "is":
         return column.is_(_constant(value))
     if op == "not":
-        return column.is_not(_constant(value)) if value in (None, True, False) else column != value
+        return column.is_not(_constant(value)) if _is_constant(value) else column != value
     if op in ("between", "not_between"):
         clause = column.between(*value)
         return sa.not_(clause) if op == "not_between" else clause
@@ -288,10 +293,14 @@ _METHODS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__", "l
             "not_in": "not_in"}
 
 
+def _is_constant(value) -> bool:
+    return value is None or isinstance(value, bool)  # 1 == True in Python, but 1 is not TRUE
+
+
 def _constant(value):
-    if isinstance(value, sa.BindParameter):
+    if not _is_constant(value):
         return value
-    return {None: sa.null(), True: sa.true(), False: sa.false()}[value]
+    return sa.null() if value is None else sa.true() if value else sa.false()
 
 
 def _bind(value: Any, op: str) -> Any:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -58,7 +58,7 @@ class BoolOp:
     items: tuple[Where, ...]
 
 
-Where = Union[Condition, BoolOp]
+Where = Condition | BoolOp
 
 
 @dataclass(frozen=True)
@@ -401,9 +401,8 @@ class _Parser:
             if not (isinstance(operand, list) and len(operand) == 2):
                 raise QueryError(f"{where}: {op} expects [low, high], got {operand!r}.")
             return tuple(_param(v) for v in operand)
-        if op in ("is", "not") and operand not in (None, True, False) and not isinstance(operand, Param):
-            if op == "is":
-                raise QueryError(f"{where}: is expects null, true or false, got {operand!r}.")
+        if op == "is" and not (operand is None or isinstance(operand, (bool, Param))):
+            raise QueryError(f"{where}: is expects null, true or false, got {operand!r}.")
         if isinstance(operand, (Mapping, list)):
             raise QueryError(f"{where}: {op} expects a single value, got {operand!r}.")
         if op in ("like", "not_like", "ilike", "not_ilike") and not isinstance(operand, (str, Param)):
