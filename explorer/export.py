@@ -59,12 +59,23 @@ def statement_sql(statement, dialect: str | None = None, literal: bool = False) 
 
 def query_yaml(statement) -> str:
     """The include query as YAML, as the user wrote it (or as the builder made it)."""
-    source = dict(statement.query.source or {"from": statement.query.model})
+    return to_yaml(dict(statement.query.source or {"from": statement.query.model}))
+
+
+def to_yaml(query: dict) -> str:
+    """A query as readable YAML: block style at the top, short lists and mappings inline."""
     try:
-        return yaml.safe_dump(source, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    except yaml.representer.RepresenterError:  # dates, decimals from a Python dict query
-        plain = json.loads(json.dumps(source, default=str))
-        return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        json.dumps(query)
+    except TypeError:  # dates, decimals from a Python dict query
+        query = json.loads(json.dumps(query, default=str))
+    lines = []
+    for key, value in query.items():
+        flow = not isinstance(value, (dict, list)) or not any(isinstance(v, (dict, list)) for v in
+                                                             (value.values() if isinstance(value, dict) else value))
+        text = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=100,
+                              default_flow_style=True if flow else None)
+        lines.append(text.removeprefix("{").removesuffix("}\n") + "\n" if flow else text)
+    return "".join(lines)
 
 
 def header_lines(statement, dialect: str, literal: bool) -> list[str]:

@@ -25,6 +25,7 @@ import explorer
 from explorer.config import Config
 from explorer.display import sql_html
 from explorer.errors import ExplorerError, QueryError
+from explorer.export import to_yaml
 from explorer.tree import OPERATORS, read_query
 
 COMBINATORS = ("and", "or")
@@ -389,7 +390,7 @@ class Builder:
     @property
     def yaml(self) -> str:
         """The query as YAML, ready for a ``%%crossquery`` cell or a file."""
-        return yaml.safe_dump(self.query, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        return to_yaml(self.query)
 
     @property
     def cell(self) -> str:

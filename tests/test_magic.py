@@ -7,6 +7,7 @@ import re
 
 import pytest
 import yaml
+from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
@@ -26,7 +27,7 @@ order: [[id, asc]]
 
 @pytest.fixture(scope="module")
 def shell():
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()
     ip.display_formatter.active_types = list(ip.display_formatter.formatters)  # as a notebook would
     ip.run_line_magic("load_ext", "explorer")
     return ip
@@ -185,7 +186,7 @@ def test_line_usage_and_empty_cell(ip):
 def test_no_config_yet_says_how_to_set_one():
     from explorer.magic import CrossqueryMagics
 
-    magics = CrossqueryMagics(start_ipython())
+    magics = CrossqueryMagics(start_ipython() or get_ipython())
     with pytest.raises(UsageError, match="run `%crossquery config shop.yaml` first"):
         magics.crossquery("", "from: User")
 
