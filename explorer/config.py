@@ -20,8 +20,17 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError
 
-from .backends import Backend, Database, backend_for, engine_for, known_dialects, mask_url
-from .errors import ConfigError, ExecutionError, did_you_mean
+from .backends import (
+    Backend,
+    Database,
+    backend_for,
+    driver_message,
+    engine_for,
+    known_dialects,
+    mask_url,
+    server_error,
+)
+from .errors import ConfigError, did_you_mean
 
 KINDS = ("has_one", "has_many", "belongs_to", "belongs_to_many")
 TO_MANY = ("has_many", "belongs_to_many")
@@ -83,6 +92,7 @@ class Config:
         self.max_rows = max_rows
         self._metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._checked: set[str] = set()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -118,40 +128,78 @@ class Config:
     def columns(self, model_name: str) -> list[str]:
         return [c.name for c in self.table(model_name).columns]
 
+    @property
+    def secrets(self) -> list[str]:
+        """The passwords of the config's URLs: no message may contain them."""
+        return [db.url.password for db in self.databases.values() if db.url.password]
+
+    def check_columns(self, model_names) -> None:
+        """Check, once per model, that columns the config lists exist in the live table.
+
+        Reflected models need no check; a listed column the table lacks would
+        otherwise surface as a server error in the middle of a statement.
+        """
+        for name in dict.fromkeys(model_names):
+            model = self.models[name]
+            if model.columns is None or name in self._checked:
+                continue
+            with self._lock:
+                live = [c["name"] for c in self._live_columns(model)]
+                missing = [c for c in model.columns if c not in live]
+                if missing:
+                    raise ConfigError(
+                        f"{self._located(f'models.{name}.columns')}: table {model.table!r} in "
+                        f"{self.databases[model.database].where} has no column "
+                        f"{', '.join(map(repr, missing))}.{did_you_mean(missing[0], live)} "
+                        "Remove it from columns or fix its name."
+                    )
+                self._checked.add(name)
+
+    def _located(self, key_path: str) -> str:
+        return f"{self.source}: {key_path}" if self.source else key_path
+
     def _build_table(self, model: Model) -> sa.Table:
         if model.columns is not None:
             columns = [sa.Column(name, sa.types.NullType()) for name in model.columns]
         else:
-            columns = self._reflect(model)
+            columns = [sa.Column(c["name"], c["type"]) for c in self._live_columns(model)]
         return sa.Table(model.table, self._metadata, *columns, schema=model.database)
 
-    def _reflect(self, model: Model) -> list[sa.Column]:
+    def _live_columns(self, model: Model) -> list[dict]:
+        """The table's columns as the server reports them; a clear error when it cannot."""
         db = self.databases[model.database]
         try:
             with self.engine(model.database).connect() as connection:
-                found = sa.inspect(connection).get_columns(model.table, schema=db.schema)
+                inspector = sa.inspect(connection)
+                found = inspector.get_columns(model.table, schema=db.schema)
                 if not found:
                     raise NoSuchTableError(model.table)
+                return found
         except NoSuchTableError:
-            raise ConfigError(
-                f"models.{model.name}.table: table {model.table!r} not found in database "
-                f"{model.database!r} ({mask_url(db.url)}). Check the table name, or list "
-                f"the model's columns to skip reflection."
-            ) from None
+            raise self._missing_table(model, db) from None
         except sa.exc.DBAPIError as exc:
-            raise ExecutionError(
-                f"Could not read the columns of {model.name} from database {model.database!r} "
-                f"({mask_url(db.url)}): {_driver_message(exc)}"
-            ) from None
-        return [sa.Column(c["name"], c["type"]) for c in found]
+            raise server_error(db, exc, f"read the columns of {model.name} from", self.secrets) from None
+
+    def _missing_table(self, model: Model, db: Database) -> ConfigError:
+        where = self._located(f"models.{model.name}.table")
+        try:
+            with self.engine(model.database).connect() as connection:
+                schemas = sa.inspect(connection).get_schema_names()
+        except sa.exc.DBAPIError:
+            schemas = [db.schema]
+        if db.schema not in schemas:
+            return ConfigError(
+                f"{where}: {db.where} does not exist on the server (no database or schema "
+                f"{db.schema!r}); check the URL's database name or the schema: key, or create it."
+            )
+        return ConfigError(
+            f"{where}: table {model.table!r} not found in {db.where}; check the table name, "
+            "or create the table."
+        )
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:
-    orig = exc.orig
-    args = getattr(orig, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        return f"{args[1]} (error {args[0]})"
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return driver_message(exc.orig)
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +298,7 @@ class _Loader:
             prefix += f", line {line}" if prefix else f"line {line}"
         key_path = ".".join(str(p) for p in path)
         location = ": ".join(part for part in (prefix, key_path) if part)
-        return ConfigError(f"{location}: {message}" if location else message)
+        return ConfigError(mask_text(f"{location}: {message}" if location else message))
 
     def _line(self, path: tuple) -> int | None:
         while path:

@@ -7,6 +7,8 @@ read-only session with a time bound; rows come back as plain tuples.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,14 +16,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .backends import mask_url
+from .backends import Backend, scrub, server_error
 from .compile import Compiled
-from .config import Config, _driver_message
+from .config import Config
 from .errors import ExecutionError, QueryError
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ROWS = 2_000_000
 _FETCH_CHUNK = 50_000
+
+log = logging.getLogger("explorer")
 
 
 @dataclass
@@ -170,71 +174,153 @@ def format_sql(text: str) -> str:
 
 def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = None,
             timeout: float | None = None, max_rows: int | None = None) -> Execution:
-    """Run the compiled query as exactly one statement and fetch its rows."""
+    """Run the compiled query as exactly one statement and fetch its rows.
+
+    The session is read-only at the server; the statement stops after ``timeout``
+    seconds (default 60) and after ``max_rows`` joined rows; Ctrl-C cancels it on
+    the server and leaves the session usable.
+    """
     values = bind_values(compiled, params)
     databases = databases_of(config, compiled)
     check_one_server(config, databases)
+    config.check_columns([n.model for n in compiled.layout])
     backend = config.backend(databases[0])
     engine = config.engine(databases[0])
+    where = config.server_databases(databases[0])[0]
     sql, shown_params, text = render(config, compiled, values, engine.dialect)
     driver_params = tuple(shown_params.values()) if text.positional else shown_params
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT
     max_rows = max_rows or compiled.query.max_rows or config.max_rows or DEFAULT_MAX_ROWS
+    log.debug("running on %s (timeout %g s, max_rows %d): %s %r", where.where, timeout, max_rows,
+              sql, shown_params)
     started = time.perf_counter()
     try:
         with engine.connect() as connection:
-            rows, labels = _run(backend, connection, sql, driver_params, timeout, max_rows)
+            run = _Run(backend, connection, sql, driver_params, timeout, max_rows)
+            rows, labels = _interruptible(run)
+            labels = labels or list(compiled.statement.selected_columns.keys())
     except sa.exc.DBAPIError as exc:
-        raise _execution_error(config, databases, exc, sql, timeout) from None
-    return Execution(labels, rows, sql, shown_params, engine.dialect.name, databases,
-                     time.perf_counter() - started)
+        raise server_error(where, exc, "run the query on", config.secrets, sql=sql, timeout=timeout) from None
+    elapsed = time.perf_counter() - started
+    log.debug("%d rows in %.3f s", len(rows), elapsed)
+    return Execution(labels, rows, sql, shown_params, engine.dialect.name, databases, elapsed,
+                     extra={"sent": run.sent, "setup": run.setup})
 
 
-def _run(backend, connection, sql, params, timeout, max_rows):
-    dbapi = connection.connection.dbapi_connection
-    cursor = dbapi.cursor()
-    stop_timer = backend.start_timeout(dbapi, timeout)
+class _Run:
+    """One statement on one checked-out connection: bounded, streamed, cancellable."""
+
+    def __init__(self, backend: Backend, connection: sa.Connection, sql: str, params, timeout: float,
+                 max_rows: int):
+        self.backend, self.connection = backend, connection
+        self.sql, self.params, self.timeout, self.max_rows = sql, params, timeout, max_rows
+        self.setup, self.sent = backend.bounded(connection, sql, timeout)
+
+    @property
+    def dbapi(self):
+        return self.connection.connection.dbapi_connection
+
+    def __call__(self) -> tuple[list[tuple], list[str]]:
+        dbapi, error = self.dbapi, self.connection.dialect.loaded_dbapi.Error
+        cursor = self.backend.cursor(dbapi)
+        stop_timer = self.backend.start_timeout(dbapi, self.timeout)
+        try:
+            self._prepare(cursor)
+            rows = _fetch(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows)
+            return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
+        except _TooManyRows:
+            _quietly(stop_timer)
+            self.connection.invalidate()  # closing the session is the cheapest way to stop the server
+            raise
+        except error as exc:
+            raise sa.exc.DBAPIError.instance(self.sent, self.params, exc, error) from exc
+        finally:
+            _quietly(stop_timer)
+            _quietly(cursor.close)
+
+    def _prepare(self, cursor) -> None:
+        try:
+            for statement in self.setup:
+                cursor.execute(statement)
+        except BaseException:
+            self.connection.invalidate()  # a session whose settings are unknown is never reused
+            raise
+
+    def cancel(self) -> None:
+        """Stop the running statement on the server (called from the main thread)."""
+        try:
+            self.backend.cancel(self.connection.engine, self.dbapi)
+        except Exception as exc:  # noqa: BLE001 - cancelling is best effort; the session is dropped below
+            log.warning("could not cancel the statement: %s", scrub(str(exc), []))
+
+
+def _interruptible(run: _Run):
+    """Run in a worker thread so that Ctrl-C in the main thread can cancel it on the server.
+
+    KeyboardInterrupt only reaches the main thread, and a driver blocked in a socket
+    read never sees it; the main thread waits here instead, cancels the statement
+    (KILL QUERY, pg cancel, sqlite3 interrupt), waits for the session to be idle
+    again, and re-raises. Other threads run the statement directly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="crossquery-statement", daemon=True).start()
     try:
-        for statement in backend.timeout_statements(timeout):
-            cursor.execute(statement)
-        connection.dialect.do_execute(cursor, sql, params, None)
-        labels = [d[0] for d in cursor.description]
-        rows = _fetch(cursor, max_rows)
-    except connection.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, params, exc, connection.dialect.loaded_dbapi.Error) from exc
-    finally:
-        stop_timer()
-        cursor.close()
-    return rows, labels
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        if not done.is_set():
+            run.cancel()
+            _wait_idle(run, done)
+        raise
+    if "error" in outcome:
+        raise outcome.pop("error")
+    return outcome["value"]
 
 
-def _fetch(cursor, max_rows: int) -> list[tuple]:
+def _wait_idle(run: _Run, done: threading.Event, seconds: float = 10.0) -> None:
+    """Wait for the cancelled statement to end; drop the session if it does not (or on a 2nd Ctrl-C)."""
+    deadline = time.monotonic() + seconds
+    try:
+        while not done.wait(0.05):
+            if time.monotonic() > deadline:
+                run.connection.invalidate()
+                return
+    except KeyboardInterrupt:
+        run.connection.invalidate()
+        raise
+
+
+def _quietly(action) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - the session may already be closed
+        log.debug("cleanup after the statement failed: %s", exc)
+
+
+class _TooManyRows(ExecutionError):
+    pass
+
+
+def _fetch(chunks, max_rows: int) -> list[tuple]:
     rows: list[tuple] = []
-    while True:
-        chunk = cursor.fetchmany(_FETCH_CHUNK)
-        if not chunk:
-            return rows
+    for chunk in chunks:
         rows.extend(chunk)
         if len(rows) > max_rows:
-            raise ExecutionError(
+            raise _TooManyRows(
                 f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
-                "to protect memory. Add a limit or a filter, or raise max_rows (in the query, "
-                "the config, or run(..., max_rows=N))."
+                "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
+                "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
             )
-
-
-def _execution_error(config: Config, databases: list[str], exc: sa.exc.DBAPIError, sql: str, timeout: float):
-    db = config.databases[databases[0]]
-    message = _driver_message(exc)
-    lowered = message.lower()
-    if "interrupted" in lowered or "max_statement_time" in lowered or "statement timeout" in lowered \
-            or "canceling statement" in lowered or "max_execution_time" in lowered:
-        hint = f" The statement ran longer than the timeout of {timeout:g} s; raise timeout: in the query or config."
-    elif "read-only" in lowered or "read only" in lowered or "readonly" in lowered:
-        hint = " The toolkit opens every session read-only."
-    else:
-        hint = ""
-    where = ", ".join(databases)
-    return ExecutionError(
-        f"The server refused the query on {where} ({mask_url(db.url)}): {message}.{hint}", sql=sql
-    )
+    return rows
