@@ -16,6 +16,7 @@ Join semantics follow Sequelize:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,17 @@ def compile_query(config: Config, query: Query) -> Compiled:
     return _Compiler(config, query).compile()
 
 
+MAX_ALIAS_BYTES = 63  # PostgreSQL keeps 63 bytes of a name (MySQL 64): longer ones would collide
+
+
+def _alias_name(name: str) -> str:
+    """The alias as is when short enough, else a prefix and a digest that keep it unique."""
+    if len(name.encode()) <= MAX_ALIAS_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return name.encode()[: MAX_ALIAS_BYTES - 10].decode(errors="ignore") + "~" + digest
+
+
 class _Aliases:
     """One alias per include path (and per junction), created on first use."""
 
@@ -76,14 +88,15 @@ class _Aliases:
         if path not in self.by_path:
             model = self.query.model if not path else self.query.node(path).model
             name = model if not path else "->".join(path)
-            self.by_path[path] = self.config.table(model).alias(name)
+            self.by_path[path] = self.config.table(model).alias(_alias_name(name))
         return self.by_path[path]
 
     def junction(self, include: Include) -> FromClause:
         key = (*include.path, "->through")
         if key not in self.by_path:
             table = self.config.table(include.association.through)
-            self.by_path[key] = table.alias("->".join(include.path) + "->" + include.association.through)
+            name = "->".join(include.path) + "->" + include.association.through
+            self.by_path[key] = table.alias(_alias_name(name))
         return self.by_path[key]
 
 

@@ -104,6 +104,10 @@ class Result(Statement):
 
 def build_frame(config: Config, compiled: Compiled, execution: Execution) -> pd.DataFrame:
     labels = execution.labels
+    if compiled.strategy == "join":
+        # The columns come back in layout order; the server may truncate long labels
+        # (PostgreSQL keeps 63 bytes), so the names are taken from the layout.
+        labels = [label for node in compiled.layout for label in node.labels]
     types = column_types(config, compiled)
     columns = list(zip(*execution.rows)) if execution.rows else [()] * len(labels)
     data = {label: typed_array(values, types.get(label)) for label, values in zip(labels, columns)}

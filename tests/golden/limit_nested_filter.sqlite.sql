@@ -1,0 +1,16 @@
+SELECT "User".id AS id,
+       orders.id AS "orders.id",
+       orders.total AS "orders.total"
+FROM users_and_orders.users AS "User"
+JOIN
+  (SELECT DISTINCT "User".id AS id
+   FROM users_and_orders.users AS "User"
+   LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
+   WHERE orders.total > ?
+   ORDER BY "User".id
+   LIMIT ?
+   OFFSET ?) AS picked ON picked.id = "User".id
+LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
+WHERE orders.total > ?
+ORDER BY "User".id,
+         orders.id

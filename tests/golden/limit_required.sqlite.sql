@@ -1,0 +1,18 @@
+SELECT "User".id AS id,
+       orders.id AS "orders.id"
+FROM users_and_orders.users AS "User"
+JOIN
+  (SELECT DISTINCT "User".id AS id,
+                   "User".id AS order_0
+   FROM users_and_orders.users AS "User"
+   JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
+   AND orders.status = ?
+   ORDER BY order_0 DESC,
+            "User".id
+   LIMIT ?
+   OFFSET ?) AS picked ON picked.id = "User".id
+JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
+AND orders.status = ?
+ORDER BY "User".id DESC,
+         "User".id,
+         orders.id

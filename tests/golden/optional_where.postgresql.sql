@@ -1,0 +1,7 @@
+SELECT "User".id AS id,
+       orders.id AS "orders.id"
+FROM users_and_orders.users AS "User"
+LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
+AND orders.status = %(status_1)s::VARCHAR
+ORDER BY "User".id,
+         orders.id

@@ -1,0 +1,9 @@
+SELECT `User`.id AS id,
+       orders.id AS `orders.id`,
+       orders.status AS `orders.status`
+FROM users_and_orders.users AS `User`
+LEFT OUTER JOIN users_and_orders.orders AS orders ON `User`.id = orders.user_id
+WHERE `User`.name = %s
+  OR orders.status = %s
+ORDER BY `User`.id,
+         orders.id

@@ -1,0 +1,51 @@
+"""Regenerate the golden SQL files: ``python tests/regen_golden.py``.
+
+Each shop case of ``shopcases.CASES`` is rendered for every dialect into
+``tests/golden/<case>.<dialect>.sql`` by ``explorer.prepare(...).to_sql(dialect=...)``,
+so a change of the compiler shows up as a reviewable diff of these files.
+The shop is built as SQLite files in a temporary folder (columns are reflected
+from it); the SQL names logical databases only, never a path.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shopcases import CASES, extended
+
+import explorer
+from explorer import demo
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+DIALECTS = ("sqlite", "mysql", "postgresql")
+
+
+def render(config: explorer.Config, case: str, dialect: str) -> str:
+    return explorer.prepare(extended(config), CASES[case]).to_sql(dialect=dialect).rstrip() + "\n"
+
+
+def golden_path(case: str, dialect: str) -> Path:
+    return GOLDEN / f"{case}.{dialect}.sql"
+
+
+def main() -> None:
+    GOLDEN.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        config = explorer.load_config(demo.build_sqlite(folder))
+        written = set()
+        for case in sorted(CASES):
+            for dialect in DIALECTS:
+                path = golden_path(case, dialect)
+                path.write_text(render(config, case, dialect), encoding="utf-8")
+                written.add(path)
+        for stale in set(GOLDEN.glob("*.sql")) - written:
+            stale.unlink()
+    print(f"wrote {len(written)} golden files to {GOLDEN}")
+
+
+if __name__ == "__main__":
+    main()

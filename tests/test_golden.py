@@ -1,0 +1,84 @@
+"""Golden SQL per dialect for the shop cases, and SQL text checked with its bound params.
+
+After a deliberate compiler change, run ``python tests/regen_golden.py`` and
+review the diff of ``tests/golden/``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from regen_golden import DIALECTS, golden_path, render
+from shopcases import CASES
+
+import explorer
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_sql(sqlite_shop, case, dialect):
+    path = golden_path(case, dialect)
+    assert path.is_file(), f"missing {path.name}: run python tests/regen_golden.py"
+    assert render(sqlite_shop, case, dialect) == path.read_text(encoding="utf-8"), (
+        f"{path.name} changed: run python tests/regen_golden.py and review the diff")
+
+
+def test_no_stale_golden_files():
+    expected = {golden_path(case, dialect).name for case in CASES for dialect in DIALECTS}
+    found = {p.name for p in golden_path("x", "sqlite").parent.glob("*.sql")}
+    assert found == expected
+
+
+def prepared(config, query, params=None):
+    statement = explorer.prepare(config, query, params)
+    return " ".join(statement.sql.split()), statement.params
+
+
+def test_sql_and_params_sqlite(sqlite_shop):
+    sql, params = prepared(sqlite_shop, {
+        "from": "User", "attributes": ["id"], "where": {"name": {"like": ":pattern"}},
+        "include": [{"orders": {"where": {"total": {"gt": 20}}, "attributes": ["total"]}}]},
+        {"pattern": "A%"})
+    assert sql == (
+        'SELECT "User".id AS id, orders.id AS "orders.id", orders.total AS "orders.total" '
+        'FROM users_and_orders.users AS "User" JOIN users_and_orders.orders AS orders '
+        'ON "User".id = orders.user_id AND orders.total > ? '
+        'WHERE "User".name LIKE ? ORDER BY "User".id, orders.id')
+    assert params == {"total_1": 20, "pattern": "A%"}
+
+
+def test_sql_and_params_mysql_belongs_to_many(mysql_shop):
+    sql, params = prepared(mysql_shop, {
+        "from": "Order", "attributes": ["id"], "where": {"status": {"in": ["paid", "pending"]}},
+        "include": [{"products": {"attributes": ["name"], "required": False,
+                                  "where": {"price": {"between": [5, 30]}}}}]})
+    uo, p = (mysql_shop.databases[n].schema for n in ("users_and_orders", "products"))
+    assert sql == (
+        f"SELECT `Order`.id AS id, products.id AS `products.id`, products.name AS `products.name` "
+        f"FROM {uo}.orders AS `Order` LEFT OUTER JOIN ({uo}.order_products AS `products->OrderProduct` "
+        f"INNER JOIN {p}.products AS products ON `products->OrderProduct`.product_id = products.id "
+        f"AND products.price BETWEEN %s AND %s) ON `Order`.id = `products->OrderProduct`.order_id "
+        f"WHERE `Order`.status IN (%s, %s) ORDER BY `Order`.id, products.id")
+    assert params == {"price_1": 5, "price_2": 30, "status_1_1": "paid", "status_1_2": "pending"}
+
+
+def test_sql_and_params_postgresql_limit_roots(postgresql_shop):
+    sql, params = prepared(postgresql_shop, {
+        "from": "User", "attributes": ["name"], "where": {"$orders.status$": "paid"},
+        "include": [{"orders": {"attributes": ["id"]}}], "order": [["name", "desc"]], "limit": 2, "offset": 1})
+    uo = postgresql_shop.databases["users_and_orders"].schema
+    assert sql == (
+        f'SELECT "User".id AS id, "User".name AS name, orders.id AS "orders.id" '
+        f'FROM {uo}.users AS "User" JOIN (SELECT DISTINCT "User".id AS id, "User".name AS order_0 '
+        f'FROM {uo}.users AS "User" LEFT OUTER JOIN {uo}.orders AS orders ON "User".id = orders.user_id '
+        f'WHERE orders.status = %(status_1)s::VARCHAR ORDER BY order_0 DESC, "User".id '
+        f'LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER) AS picked ON picked.id = "User".id '
+        f'LEFT OUTER JOIN {uo}.orders AS orders ON "User".id = orders.user_id '
+        f'WHERE orders.status = %(status_2)s::VARCHAR ORDER BY "User".name DESC, "User".id, orders.id')
+    assert params == {"status_1": "paid", "param_1": 2, "param_2": 1, "status_2": "paid"}
+
+
+def test_values_never_inlined(sqlite_shop):
+    hostile = "x'); DROP TABLE users; --"
+    sql, params = prepared(sqlite_shop, {"from": "Product", "where": {"name": hostile}})
+    assert hostile not in sql and "DROP" not in sql
+    assert list(params.values()) == [hostile]
