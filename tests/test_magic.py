@@ -201,3 +201,15 @@ def test_cross_database_query_on_mariadb(ip, mysql_config_dict):
     assert "FROM cqtest" in result.sql  # the real database names at run time
     products = [p["name"] for o in result.records[0]["orders"] for p in o["products"]]
     assert products == ["Fountain pen", 'Notebook "A5"']
+
+
+def test_every_option_and_command_is_documented():
+    from pathlib import Path
+
+    from explorer.magic import CrossqueryMagics
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "notebook.md").read_text(encoding="utf-8")
+    options = [s for a in CrossqueryMagics.crossquery.parser._actions for s in a.option_strings if s != "-h"]
+    assert options and all(f"`{option}" in docs or f" {option}" in docs for option in options), options
+    for command in ("config", "diagram", "builder"):
+        assert f"`%crossquery {command}" in docs
