@@ -24,11 +24,12 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import HTML, JSON, display
+from IPython.display import JSON, display
 
 import explorer
 from explorer.display import records_json, statement_html
 from explorer.errors import ExplorerError
+from explorer.export import statement_sql
 
 LINE_USAGE = """\
 %crossquery config PATH|VARIABLE    use this config for the session's %%crossquery cells
@@ -142,7 +143,9 @@ class CrossqueryMagics(Magics):
     def _show_statement(self, statement, args):
         self.shell.user_ns[args.out] = statement
         self._export(statement, args)
-        display(HTML(statement_html(statement, dialect=args.dialect, literal=args.literal)))
+        markup = statement_html(statement, dialect=args.dialect, literal=args.literal)
+        text = statement_sql(statement, dialect=args.dialect, literal=args.literal)
+        display({"text/html": markup, "text/plain": text}, raw=True)
 
     def _export(self, statement, args) -> None:
         if args.export:
@@ -155,7 +158,10 @@ class CrossqueryMagics(Magics):
             return result.frame
         if form == "frames":
             for name, frame in result.frames.items():
-                display(HTML(f"<b>{html.escape(name)}</b> ({len(frame):,} rows)"), frame)
+                title = f"{name} ({len(frame):,} rows)"
+                display({"text/html": f"<b>{html.escape(name)}</b> ({len(frame):,} rows)",
+                         "text/plain": title}, raw=True)
+                display(frame)
             return None
         if form == "nested":
             return JSON(json.loads(records_json(result.records)), root="records")

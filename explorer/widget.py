@@ -448,7 +448,12 @@ class Builder:
             self.yaml_box.value = self.yaml
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<Builder on {self.root.state.model}>\n{self.yaml}"
 
     # -- controls
 
