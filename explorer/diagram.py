@@ -144,7 +144,8 @@ def _ident(name: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace('"', "'") + '"'
+    """A Mermaid quoted string; Mermaid allows neither '"' nor '%' inside one."""
+    return '"' + text.replace('"', "'").replace("%", " pct") + '"'
 
 
 def _markers(column: str, primary: tuple[str, ...], foreign: set[str]) -> str:
