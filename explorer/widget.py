@@ -26,7 +26,7 @@ from explorer.config import Config
 from explorer.display import sql_html
 from explorer.errors import ExplorerError, QueryError
 from explorer.export import to_yaml
-from explorer.tree import OPERATORS, read_query
+from explorer.tree import OPERATOR_ALIASES, OPERATORS, read_query
 
 COMBINATORS = ("and", "or")
 LIST_OPERATORS = ("in", "not_in", "between", "not_between")
@@ -120,13 +120,18 @@ def _simple(item: Any) -> bool:
     if key in ("and", "or", "not") or str(key).startswith("$"):
         return False
     ops = value if isinstance(value, dict) else {}
-    return all(op in OPERATORS and not isinstance(v, dict) for op, v in ops.items())
+    return all(_operator(op) in OPERATORS and not isinstance(v, dict) for op, v in ops.items())
+
+
+def _operator(op: str) -> str:
+    """The canonical name of an operator (``$like``, ``notLike`` and ``>=`` are accepted too)."""
+    return OPERATOR_ALIASES.get(str(op).lstrip("$"), str(op).lstrip("$"))
 
 
 def _rows(item: dict) -> list[list[Any]]:
     column, value = next(iter(item.items()))
     if isinstance(value, dict):
-        return [[column, op, operand] for op, operand in value.items()]
+        return [[column, _operator(op), operand] for op, operand in value.items()]
     if isinstance(value, list):
         return [[column, "in", value]]
     return [[column, "is" if value is None else "eq", value]]
@@ -220,7 +225,8 @@ class NodeWidget:
 
     def _parts(self) -> list[w.Widget]:
         title = " → ".join(self.state.path) if self.state.path else self.state.model
-        label = w.HTML(f"<b>{title}</b> ({self.state.model}, {self._database()})")
+        label = w.HTML(f"<b>{html.escape(title)}</b> ({html.escape(self.state.model)}, "
+                       f"{html.escape(self._database())})")
         parts = [label, self.attributes]
         parts += [self.required] if self.state.path else []
         assoc = w.HBox(list(self.checkboxes.values()), layout=w.Layout(flex_flow="row wrap"))
@@ -367,8 +373,7 @@ class Builder:
         self._ready = False
         raw = read_query(query) if query is not None else {"from": next(iter(config.models))}
         raw = {("from" if k == "model" else k): v for k, v in raw.items()}
-        if raw.get("from") not in config.models:
-            raise QueryError(f"from: unknown model {raw.get('from')!r}.")
+        explorer.parse_query(config, raw)  # a mistake is a QueryError naming it, before any control
         self._build_controls(raw)
         self._ready = True
         self.refresh()

@@ -187,3 +187,12 @@ def test_builder_on_mariadb(mysql_shop):
     result = b.run()
     assert result.dialect == "mysql"
     assert [p["name"] for p in result.records[0]["orders"][0]["products"]] == ["Fountain pen", 'Notebook "A5"']
+
+
+def test_operator_spellings_and_mistakes_in_an_opened_query(sqlite_shop):
+    b = explorer.builder(sqlite_shop, query={"from": "User", "where": {"name": {"$like": "A%"}, "id": {">=": 2}}})
+    assert [(r.column.value, r.op.value, r.value.value) for r in b.node().condition_rows] == [
+        ("name", "like", "A%"), ("id", "gte", "2")]
+    assert [u["name"] for u in b.run().records] == ["Alan"]
+    with pytest.raises(explorer.QueryError, match="include.ordrs: User has no association 'ordrs'"):
+        explorer.builder(sqlite_shop, query={"from": "User", "include": ["ordrs"]})
