@@ -202,6 +202,9 @@ def node_frame(frame: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None)
 def _python_values(frame: pd.DataFrame) -> pd.DataFrame:
     """Plain Python values (None for every kind of null), as toJSON() would give."""
     converted = frame.astype(object)
+    for label in frame.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in frame.dtypes]]:
+        # datetime.datetime, not pandas.Timestamp: records hold the values the database gave
+        converted[label] = pd.Series(frame[label].dt.to_pydatetime(), index=frame.index, dtype=object)
     return converted.where(frame.notna(), None)
 
 
