@@ -200,7 +200,7 @@ class _Parser:
             source=raw,
         )
         nodes = {(): model, **{n.path: n.model for n in query.walk()}}
-        where = self.where(raw.get("where"), model, "where", nodes)
+        where = self.where(raw.get("where"), model, "where", nodes, root=True)
         return replace(query, where=where, order=self.order(raw.get("order"), nodes))
 
     def includes(self, model: str, raw: Any, parent: tuple[str, ...], where: str) -> tuple[Include, ...]:
@@ -347,25 +347,26 @@ class _Parser:
 
     # -- where
 
-    def where(self, raw: Any, model: str, where: str, nodes: dict[tuple, str]) -> Where | None:
+    def where(self, raw: Any, model: str, where: str, nodes: dict[tuple, str], root: bool = False) -> Where | None:
         if raw is None:
             return None
         if not isinstance(raw, Mapping):
             raise QueryError(f"{where}: expected a mapping of column -> condition, got {raw!r}.")
-        items = [self.where_item(str(key), value, model, f"{where}.{key}", nodes) for key, value in raw.items()]
+        items = [self.where_item(str(key), value, model, f"{where}.{key}", nodes, root) for key, value in raw.items()]
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
-    def where_item(self, key: str, value: Any, model: str, where: str, nodes: dict[tuple, str]) -> Where:
+    def where_item(self, key: str, value: Any, model: str, where: str, nodes: dict[tuple, str],
+                   root: bool) -> Where:
         name = key.lstrip("$") if key.lstrip("$") in COMBINATORS and not _NESTED.match(key) else key
         if name in ("and", "or"):
             parts = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else None
             if not parts:
                 raise QueryError(f"{where}: expected a list of conditions, got {value!r}.")
-            return BoolOp(name, tuple(self.where(p, model, f"{where}.{i}", nodes) for i, p in enumerate(parts)))
+            return BoolOp(name, tuple(self.where(p, model, f"{where}.{i}", nodes, root) for i, p in enumerate(parts)))
         if name == "not":
-            return BoolOp("not", (self.where(value, model, where, nodes),))
+            return BoolOp("not", (self.where(value, model, where, nodes, root),))
         nested = _NESTED.match(key)
-        if nested and len(nodes) == 1 and () in nodes and "." in nested.group(1):
+        if nested and not root and "." in nested.group(1):
             raise QueryError(f"{where}: $nested.column$ references belong in the root where.")
         ref = self.column_ref(nested.group(1) if nested else key, nodes, where)
         return self.conditions(ref, value, where)
