@@ -11,6 +11,7 @@ from typing import Any
 
 from .compile import compile_query
 from .config import Config, load_config
+from .diagram import diagram  # a function; importing it first keeps the submodule from shadowing it
 from .errors import ConfigError, ExecutionError, ExplorerError, QueryError
 from .execute import Statement, bind_values, execute
 from .shape import Result
@@ -53,13 +54,6 @@ def load_ipython_extension(ipython) -> None:
     from .magic import load_ipython_extension as load
 
     load(ipython)
-
-
-def diagram(config: Any):
-    """A Mermaid ER diagram of the config's models, grouped by database (see explorer.diagram)."""
-    from .diagram import diagram as make
-
-    return make(load_config(config))
 
 
 def builder(config: Any, query: Any = None):

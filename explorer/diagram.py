@@ -11,8 +11,6 @@ and where it lives, with the password masked.
 from __future__ import annotations
 
 import re
-import sys
-import types
 from typing import Any
 
 from .backends import mask_url
@@ -123,18 +121,6 @@ def diagram(config: Any) -> Diagram:
     >>> explorer.diagram("shop.yaml")  # doctest: +SKIP
     """
     return Diagram(load_config(config))
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``explorer.diagram`` rebinds the package attribute ``explorer.diagram``
-    from the function to this module; a callable module keeps ``explorer.diagram(config)``
-    working either way."""
-
-    def __call__(self, config: Any) -> Diagram:
-        return diagram(config)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 
 def _ident(name: str) -> str:
