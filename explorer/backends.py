@@ -149,6 +149,9 @@ class Backend:
         while chunk := cursor.fetchmany(size):
             yield chunk
 
+    def forget_rows(self, cursor) -> None:
+        """Tell the driver not to read the rest of a streamed result: the session is being closed."""
+
     def cancel(self, engine: Engine, dbapi_connection) -> None:
         """Stop the statement running on ``dbapi_connection`` (called from another thread)."""
 
@@ -208,6 +211,12 @@ class MySQLBackend(Backend):
         import pymysql.cursors
 
         return dbapi_connection.cursor(pymysql.cursors.SSCursor)
+
+    def forget_rows(self, cursor) -> None:
+        # Otherwise PyMySQL drains the unread rows on close, or fails to from a closed socket.
+        result = getattr(cursor, "_result", None)
+        if result is not None:
+            result.unbuffered_active = False
 
     def cancel(self, engine: Engine, dbapi_connection) -> None:
         # KILL QUERY ends the statement but keeps the session; it needs a second connection.
@@ -304,6 +313,7 @@ class SQLiteBackend(Backend):
     dialect_names = ("sqlite",)
     error_texts: ClassVar[dict[str, str]] = {
         "interrupted": "timeout", "readonly database": "read_only", "not authorized": "read_only",
+        "authorization denied": "read_only",
         "no such table": "missing_table", "no such column": "missing_column",
         "unable to open database": "unknown_database", "attempt to write": "read_only",
     }

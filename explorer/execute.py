@@ -230,6 +230,7 @@ class _Run:
             return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
         except _TooManyRows:
             _quietly(stop_timer)
+            self.backend.forget_rows(cursor)
             self.connection.invalidate()  # closing the session is the cheapest way to stop the server
             raise
         except error as exc:
