@@ -115,6 +115,24 @@ def test_order_and_limit(shop, query):
     check(shop, query)
 
 
+@pytest.mark.parametrize("query", [
+    {"from": "Order", "include": [{"buyer": {"attributes": ["name"], "where": {"name": {"like": "%e%"}}}}]},
+    {"from": "Order", "include": [{"buyer": {"required": False, "where": {"id": {"gt": 2}},
+                                             "include": ["referrer"]}}]},
+    {"from": "User", "include": [{"paid_orders": {"where": {"total": {"gt": 20}}, "include": ["products"]}}]},
+    {"from": "User", "include": [{"paid_orders": {"required": False, "include": [
+        {"products": {"required": True, "include": [{"category": {"required": True}}]}}]}}]},
+    {"from": "Product", "include": [{"cheap_orders": {"required": True, "include": ["user"]}}],
+     "where": {"$cheap_orders.user.name$": {"ne": "Bob"}}},
+    {"from": "Review", "include": [{"same_product": {"attributes": ["id", "rating"]}}, "author"],
+     "where": {"$same_product.rating$": {"gte": 4}}, "order": [["rating", "desc"]], "limit": 3},
+    {"from": "OrderProduct", "include": ["shipments", {"product": {"include": ["category_row"]}}],
+     "order": [["quantity", "desc"]], "limit": 4, "offset": 2},
+])
+def test_association_kinds_with_filters(shop, query):
+    check(shop, query)
+
+
 def test_params_and_yaml_query(shop):
     query = """\
 from: User
