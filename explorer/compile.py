@@ -11,7 +11,8 @@ Join semantics follow Sequelize:
   so the optional branch is compiled as a nested join ``LEFT JOIN (a JOIN b)``;
 * ``limit``/``offset`` count root rows: when a to-many include would multiply
   them, the roots are picked in a derived table that keeps the required
-  includes and ``$nested$`` filters, and the tree is joined to it.
+  includes, ``$nested$`` filters and the order on root and to-one columns,
+  and the tree is joined to it.
 """
 
 from __future__ import annotations
