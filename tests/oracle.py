@@ -238,7 +238,7 @@ class Oracle:
         order = [_order_item(item) for item in _order_items(query.get("order"))]
         rows = [flat for row in self.tables[root.model]
                 for flat in self._expand(root.children, row, {(): row})]
-        rows = [r for r in rows if self.evaluate(where, r, ()) is True]
+        rows = [r for r in rows if self.evaluate(where, r) is True]
         rows = self._limit(root, rows, order, query.get("limit"), query.get("offset"))
         rows.sort(key=functools.cmp_to_key(lambda a, b: self._compare(a, b, self._sort_spec(root, order))))
         return self._nest(root, rows)
@@ -268,26 +268,27 @@ class Oracle:
         else:
             found = [t for j in self.tables[a.through] if _keys_equal(parent, a.source_key, j, a.foreign_key)
                      for t in targets if _keys_equal(j, a.other_key, t, a.target_key)]
-        return [t for t in found if self.evaluate(node.scope, {(): t}, ()) is True
-                and self.evaluate(node.where, {(): t}, ()) is True]
+        return [t for t in found if self.evaluate(node.scope, {(): t}) is True
+                and self.evaluate(node.where, {(): t}) is True]
 
     # -- where, with SQL's three-valued logic (None is unknown)
 
-    def evaluate(self, where: Any, row: dict, base: tuple):
+    def evaluate(self, where: Any, row: dict):
+        """True, False or None (unknown) for a where on a flat row {path: row or None}."""
         if where is None:
             return True
         kind = where[0]
         if kind == "and":
-            values = [self.evaluate(w, row, base) for w in where[1]]
+            values = [self.evaluate(w, row) for w in where[1]]
             return False if False in values else None if None in values else True
         if kind == "or":
-            values = [self.evaluate(w, row, base) for w in where[1]]
+            values = [self.evaluate(w, row) for w in where[1]]
             return True if True in values else None if None in values else False
         if kind == "not":
-            value = self.evaluate(where[1], row, base)
+            value = self.evaluate(where[1], row)
             return None if value is None else not value
         _, path, column, op, operand = where
-        target = row.get((*base, *path))
+        target = row.get(path)
         return self._condition(None if target is None else target[column], op, operand)
 
     def _condition(self, value, op: str, operand):
