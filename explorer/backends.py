@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -36,12 +37,12 @@ def mask_url(url: URL | str) -> str:
 
 
 def scrub(text: str, secrets: list[str | None]) -> str:
-    """``text`` with every secret (and any ``user:password@`` in a URL) replaced by ***."""
-    text = re.sub(r"(://[^:/@\s]+:)[^@\s]*@", r"\1***@", text)
+    """``text`` with every secret (as is or URL-encoded) and any ``user:password@`` masked."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
-    return text
+            for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
+                text = text.replace(form, "***")
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]*@", r"\1***@", text)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ HINTS = {
     "unreachable": "check that the server is running and that the host and port in the URL are right",
     "access_denied": "check the user name and password in the URL (or the environment variables "
                      "it reads) and that this user may SELECT from the database",
+    "privilege": "the user in the URL may not read this; ask for SELECT on it (GRANT SELECT ...) "
+                 "or use an account that may",
     "unknown_database": "check the database name in the URL (or the schema: key), or create it",
     "missing_table": "a table of the query does not exist (any more); check the models' table: "
                      "names, or run the query again to re-read the tables",
@@ -180,7 +183,7 @@ class MySQLBackend(Backend):
     dialect_names = ("mysql", "mariadb")
     error_codes: ClassVar[dict[Any, str]] = {
         2003: "unreachable", 2005: "unreachable", 1045: "access_denied", 1044: "access_denied",
-        1142: "access_denied", 1143: "access_denied", 1049: "unknown_database",
+        1142: "privilege", 1143: "privilege", 1049: "unknown_database",
         1146: "missing_table", 1054: "missing_column", 1792: "read_only", 1836: "read_only",
         1290: "read_only", 1969: "timeout", 3024: "timeout", 1317: "interrupted",
         2013: "lost", 2006: "lost", 1927: "lost",
@@ -241,7 +244,7 @@ class PostgreSQLBackend(Backend):
     name = "postgresql"
     dialect_names = ("postgresql",)
     error_codes: ClassVar[dict[Any, str]] = {
-        "28P01": "access_denied", "28000": "access_denied", "42501": "access_denied",
+        "28P01": "access_denied", "28000": "access_denied", "42501": "privilege",
         "3D000": "unknown_database", "3F000": "unknown_database", "42P01": "missing_table",
         "42703": "missing_column", "25006": "read_only", "57P01": "lost", "57P02": "lost",
         "08006": "lost", "08003": "lost",
@@ -250,6 +253,8 @@ class PostgreSQLBackend(Backend):
         "canceling statement due to statement timeout": "timeout",
         "canceling statement due to user request": "interrupted",
         "connection refused": "unreachable", "could not translate host name": "unreachable",
+        "failed to resolve host": "unreachable", 'role "': "access_denied",
+        "does not exist": "unknown_database",
         "no route to host": "unreachable", "timeout expired": "unreachable",
         "password authentication failed": "access_denied", "server closed the connection": "lost",
         "terminating connection": "lost", "consuming input failed": "lost",
@@ -420,7 +425,7 @@ def driver_message(orig: BaseException) -> str:
     if len(args) >= 2 and isinstance(args[0], int):
         text = f"{args[1]} (error {args[0]})"
     else:
-        text = str(orig).strip() or type(orig).__name__
+        text = str(orig).split("\nLINE ")[0].strip() or type(orig).__name__  # PostgreSQL's caret lines
     return " ".join(text.split()).rstrip(".")
 
 

@@ -147,11 +147,12 @@ class Config:
                 live = [c["name"] for c in self._live_columns(model)]
                 missing = [c for c in model.columns if c not in live]
                 if missing:
+                    hint = did_you_mean(missing[0], live).strip().rstrip(".")
                     raise ConfigError(
                         f"{self._located(f'models.{name}.columns')}: table {model.table!r} in "
                         f"{self.databases[model.database].where} has no column "
-                        f"{', '.join(map(repr, missing))}.{did_you_mean(missing[0], live)} "
-                        "Remove it from columns or fix its name."
+                        f"{', '.join(map(repr, missing))}{f' ({hint[0].lower()}{hint[1:]})' if hint else ''}; "
+                        "remove it from columns or fix its name."
                     )
                 self._checked.add(name)
 

@@ -194,8 +194,9 @@ LIFT = {"mysql": ["SET SESSION TRANSACTION READ WRITE", "START TRANSACTION READ 
 def test_select_only_account_refuses_even_when_lifted(request, kind, monkeypatch):
     password = new_password()
     monkeypatch.setenv("CQ_TEST_READER_PASSWORD", password)
+    shop = shop_dict(request, kind)  # the shop exists before the user is granted SELECT on it
     with reader_user(kind, password):
-        config = explorer.load_config(reader_config(shop_dict(request, kind), kind))
+        config = explorer.load_config(reader_config(shop, kind))
         before = checksum(config, kind)
         for statement in writes(config, kind):
             raw = config.engine(demo.USERS_AND_ORDERS).raw_connection()
