@@ -8,8 +8,10 @@ MariaDB and PostgreSQL.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,10 +27,46 @@ def backend_of(config: explorer.Config) -> str:
 
 def check(config: explorer.Config, query, params=None) -> list[dict]:
     config = extended(config)
-    got = normalize(explorer.run(config, query, params=params).records)
+    result = explorer.run(config, query, params=params)
+    got = normalize(result.records)
     want = normalize(Oracle(config, backend_of(config)).records(query, params))
     assert got == want, f"records differ for {query!r}"
+    assert frame_rows(result) == frames_from_records(config, result.query, want), f"frames differ for {query!r}"
     return got
+
+
+def python_value(value):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+def frame_rows(result) -> dict[str, set[tuple]]:
+    """Each frame as a set of (column, value) tuples."""
+    return {name: {tuple(zip(frame.columns, map(python_value, row)))
+                   for row in frame.astype(object).itertuples(index=False, name=None)}
+            for name, frame in result.frames.items()}
+
+
+def frames_from_records(config, query, records: list[dict]) -> dict[str, set[tuple]]:
+    """What Result.frames must hold: every node once per parent, with the parent's key first."""
+    frames: dict[str, set[tuple]] = {query.model: set(), **{node.key: set() for node in query.walk()}}
+
+    def visit(model, path, items, parent_key):
+        name = ".".join(path) if path else query.model
+        children = [n for n in query.walk() if n.path[:-1] == path]
+        for record in items:
+            frames[name].add(parent_key + tuple((c, v) for c, v in record.items()
+                                                if c not in {n.name for n in children}))
+            key = tuple((f"{name}.{c}", record[c]) for c in config.models[model].primary_key)
+            for child in children:
+                value = record[child.name]
+                visit(child.model, child.path, value if isinstance(value, list) else [value] if value else [], key)
+
+    visit(query.model, (), records, ())
+    return frames
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
