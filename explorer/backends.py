@@ -109,13 +109,14 @@ class Backend:
     def engine_url(self, databases: list[Database]) -> URL:
         return databases[0].url
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, url: URL) -> dict[str, Any]:
+        """Extra create_engine() arguments (connect options that make sessions safe)."""
         return {}
 
     def make_engine(self, databases: list[Database]) -> Engine:
         url = self.engine_url(databases)
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True, **self.engine_options())
+            engine = sa.create_engine(url, pool_pre_ping=True, **self.engine_options(url))
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigError(f"Cannot open {databases[0].where}: the driver {url.drivername!r} is not "
                               f"available ({exc}); {HINTS['driver_missing']}.") from None
@@ -267,12 +268,18 @@ class PostgreSQLBackend(Backend):
     def describe_server(self, url: URL) -> str:
         return f"{super().describe_server(url)}/{url.database}"
 
-    def engine_options(self) -> dict[str, Any]:
-        # Autocommit: each statement is its own (read-only) transaction, so the session
-        # settings below persist, and no BEGIN/ROLLBACK travel with each query.
-        return {"isolation_level": "AUTOCOMMIT",
-                "connect_args": {"options": "-c default_transaction_read_only=on",
-                                 "application_name": "crossquery explorer"}}
+    def engine_options(self, url: URL) -> dict[str, Any]:
+        # Read-only as a connection option: set before any statement, and RESET returns to it.
+        # Autocommit: each statement is its own (read-only) transaction, so session settings
+        # persist and no BEGIN/ROLLBACK travel with each query. libpq waits forever to
+        # connect unless told otherwise.
+        options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
+        connect_args: dict[str, Any] = {"options": options}
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = 10
+        if "application_name" not in url.query:
+            connect_args["application_name"] = "crossquery explorer"
+        return {"isolation_level": "AUTOCOMMIT", "connect_args": connect_args}
 
     def session_setup(self) -> list[str]:
         return ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
