@@ -146,6 +146,9 @@ def test_sessions_report_read_only(config, kind):
     with engine.connect() as connection:
         if kind == "mysql":
             assert connection.exec_driver_sql("SELECT @@session.tx_read_only").scalar() == 1
+            session = connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+            connection.exec_driver_sql(f"SELECT COUNT(*) FROM {_qualified(config, kind, 'users_and_orders', 'users')}")
+            assert innodb_transaction(session) == (1, "RUNNING")  # InnoDB's own view: read-only
             connection.exec_driver_sql("START TRANSACTION")  # an explicit transaction is read-only too
             assert connection.exec_driver_sql("SELECT @@tx_read_only").scalar() == 1
         elif kind == "postgresql":
@@ -155,6 +158,19 @@ def test_sessions_report_read_only(config, kind):
             assert connection.exec_driver_sql("PRAGMA query_only").scalar() == 1
             files = connection.exec_driver_sql("PRAGMA database_list").all()
             assert {row[1] for row in files} >= {demo.USERS_AND_ORDERS, demo.PRODUCTS}
+
+
+def innodb_transaction(session: int) -> tuple | None:
+    """(trx_is_read_only, trx_state) of a session's open InnoDB transaction, seen from outside."""
+    engine = sa.create_engine(MYSQL_SERVER)
+    try:
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT trx_is_read_only, trx_state FROM information_schema.innodb_trx "
+                "WHERE trx_mysql_thread_id = %s", (session,)).first()
+            return tuple(row) if row else None
+    finally:
+        engine.dispose()
 
 
 def test_postgresql_reset_keeps_read_only(postgresql_shop):
