@@ -66,6 +66,7 @@ def compile_query(config: Config, query: Query) -> Compiled:
     return _Compiler(config, query).compile()
 
 
+NO_LIMIT = 2**62  # "all the rows" for an offset without a limit in the root picker
 MAX_ALIAS_BYTES = 63  # PostgreSQL keeps 63 bytes of a name (MySQL 64): longer ones would collide
 
 
@@ -216,23 +217,24 @@ class _Compiler:
     def _root_picker(self) -> sa.Subquery:
         """A derived table of the root keys that the limit/offset selects."""
         aliases = _Aliases(self.config, self.query)
-        root = aliases.node(())
         # Order items a root has one value for (its columns, to-one includes) decide which roots count.
         order = [(ref, desc) for ref, desc in self.query.order if self._to_one(ref.path)]
-        referenced = _referenced_paths(self.query.where) | {ref.path for ref, _ in order if ref.path}
-        filtering = self._filtering_paths(referenced)
+        filtering = self._filtering_paths(_referenced_paths(self.query.where) | {ref.path for ref, _ in order})
         from_clause = self._from_clause(aliases, keep=lambda node: node.path in filtering)
-        pk = self._pk_columns(root, ())
-        order = [(aliases.node(ref.path).c[ref.column].label(f"order_{i}"), desc)
-                 for i, (ref, desc) in enumerate(order)]
-        picker = sa.select(*pk, *(c for c, _ in order)).select_from(from_clause)
+        pk = self._pk_columns(aliases.node(()), ())
+        order_columns = [aliases.node(ref.path).c[ref.column] for ref, _ in order]
+        labels = [column.label(f"order_{i}") for i, column in enumerate(order_columns)]
+        picker = sa.select(*pk, *labels).select_from(from_clause)
         where = self._where(self.query.where, aliases, ())
         if where is not None:
             picker = picker.where(where)
         if any(self.query.node(p).association.to_many for p in filtering):
-            picker = picker.distinct()
-        picker = picker.order_by(*[c.desc() if d else c.asc() for c, d in order], *pk)
-        return self._limit(picker).subquery("picked")
+            # GROUP BY, not DISTINCT: MariaDB drops the OFFSET of a DISTINCT it can prove constant.
+            picker = picker.group_by(*pk, *order_columns)
+        picker = picker.order_by(*[label.desc() if desc else label.asc()
+                                   for label, (_, desc) in zip(labels, order)], *pk)
+        # An offset alone needs a limit in MySQL; MariaDB overflows on offset + 2**64-1 (SQLAlchemy's).
+        return self._limit(picker, no_limit=NO_LIMIT).subquery("picked")
 
     def _to_one(self, path: tuple[str, ...]) -> bool:
         return not any(self.query.node(path[:i]).association.to_many for i in range(1, len(path) + 1))
@@ -255,9 +257,10 @@ class _Compiler:
         model = self.query.model if not path else self.query.node(path).model
         return [alias.c[c] for c in self.config.models[model].primary_key]
 
-    def _limit(self, statement: sa.Select) -> sa.Select:
-        if self.query.limit is not None:
-            statement = statement.limit(self.query.limit)
+    def _limit(self, statement: sa.Select, no_limit: int | None = None) -> sa.Select:
+        limit = self.query.limit if self.query.limit is not None or not self.query.offset else no_limit
+        if limit is not None:
+            statement = statement.limit(limit)
         if self.query.offset:
             statement = statement.offset(self.query.offset)
         return statement

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from regen_golden import DIALECTS, golden_path, render
 from shopcases import CASES
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 import explorer
 
@@ -28,9 +29,20 @@ def test_no_stale_golden_files():
     assert found == expected
 
 
+DIALECT_OBJECTS = {"sqlite": sqlite.dialect(), "mysql": mysql.dialect(paramstyle="pyformat"),
+                   "postgresql": postgresql.psycopg.dialect()}
+
+
 def prepared(config, query, params=None):
+    """(SQL on one line, bound params) of the compiled Select for the config's dialect, as
+    SQLAlchemy's ``assert_compile`` checks them: the compiler's output, independent of execution."""
     statement = explorer.prepare(config, query, params)
-    return " ".join(statement.sql.split()), statement.params
+    dialect = DIALECT_OBJECTS[next(iter(config.databases.values())).url.get_backend_name()]
+    select = statement.compiled.statement.params(params) if params else statement.compiled.statement
+    text = select.compile(dialect=dialect, render_schema_translate=True,
+                          schema_translate_map={n: db.schema for n, db in config.databases.items()},
+                          compile_kwargs={"render_postcompile": True})
+    return " ".join(str(text).split()), dict(text.params)
 
 
 def test_sql_and_params_sqlite(sqlite_shop):
@@ -56,8 +68,8 @@ def test_sql_and_params_mysql_belongs_to_many(mysql_shop):
         f"SELECT `Order`.id AS id, products.id AS `products.id`, products.name AS `products.name` "
         f"FROM {uo}.orders AS `Order` LEFT OUTER JOIN ({uo}.order_products AS `products->OrderProduct` "
         f"INNER JOIN {p}.products AS products ON `products->OrderProduct`.product_id = products.id "
-        f"AND products.price BETWEEN %s AND %s) ON `Order`.id = `products->OrderProduct`.order_id "
-        f"WHERE `Order`.status IN (%s, %s) ORDER BY `Order`.id, products.id")
+        f"AND products.price BETWEEN %(price_1)s AND %(price_2)s) ON `Order`.id = `products->OrderProduct`.order_id "
+        f"WHERE `Order`.status IN (%(status_1_1)s, %(status_1_2)s) ORDER BY `Order`.id, products.id")
     assert params == {"price_1": 5, "price_2": 30, "status_1_1": "paid", "status_1_2": "pending"}
 
 
@@ -68,9 +80,10 @@ def test_sql_and_params_postgresql_limit_roots(postgresql_shop):
     uo = postgresql_shop.databases["users_and_orders"].schema
     assert sql == (
         f'SELECT "User".id AS id, "User".name AS name, orders.id AS "orders.id" '
-        f'FROM {uo}.users AS "User" JOIN (SELECT DISTINCT "User".id AS id, "User".name AS order_0 '
+        f'FROM {uo}.users AS "User" JOIN (SELECT "User".id AS id, "User".name AS order_0 '
         f'FROM {uo}.users AS "User" LEFT OUTER JOIN {uo}.orders AS orders ON "User".id = orders.user_id '
-        f'WHERE orders.status = %(status_1)s::VARCHAR ORDER BY order_0 DESC, "User".id '
+        f'WHERE orders.status = %(status_1)s::VARCHAR GROUP BY "User".id, "User".name '
+        f'ORDER BY order_0 DESC, "User".id '
         f'LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER) AS picked ON picked.id = "User".id '
         f'LEFT OUTER JOIN {uo}.orders AS orders ON "User".id = orders.user_id '
         f'WHERE orders.status = %(status_2)s::VARCHAR ORDER BY "User".name DESC, "User".id, orders.id')

@@ -317,4 +317,52 @@ def test_generated_trees(shop, data):
     config = extended(shop)
     oracle = Oracle(config, backend_of(config))
     query = data.draw(queries(config, column_kinds(config, oracle.tables), oracle.tables), label="query")
-    check(shop, query)
+    params = {}
+    if params_work(query, backend_of(config)) and data.draw(st.booleans(), label="with :params"):
+        query = with_params(query, params)
+    check(shop, query, params)
+
+
+def params_work(query: dict, backend: str) -> bool:
+    """False where execute.py's known parameter bugs would fail the run (see test_edge_cases' xfails)."""
+    text = repr(query)
+    if "'in'" in text or "'not_in'" in text:
+        return False  # an IN list beside a :param: InvalidRequestError from render_postcompile
+    repeated = "limit" in query or "offset" in query  # the limit's picker repeats the wheres
+    return backend != "sqlite" or not repeated  # a :param used twice loses a positional value
+
+
+def with_params(query: dict, params: dict) -> dict:
+    """The query (or include options) with every where operand turned into a :name parameter."""
+    query = dict(query)
+    if "where" in query:
+        query["where"] = where_params(query["where"], params)
+    if "include" in query:
+        query["include"] = [item if isinstance(item, str) else
+                            {name: with_params(options, params) for name, options in item.items()}
+                            for item in query["include"]]
+    return query
+
+
+def where_params(where: dict, params: dict) -> dict:
+    result = {}
+    for key, value in where.items():
+        if key in ("and", "or"):
+            result[key] = [where_params(item, params) for item in value]
+        elif key == "not":
+            result[key] = where_params(value, params)
+        elif isinstance(value, dict):
+            result[key] = {op: operand_params(operand, params) for op, operand in value.items()}
+        else:
+            result[key] = operand_params(value, params)
+    return result
+
+
+def operand_params(value, params: dict):
+    if isinstance(value, list):
+        return [operand_params(v, params) for v in value]  # one parameter per item
+    if value is None or isinstance(value, bool):
+        return value
+    name = f"p{len(params)}"
+    params[name] = value
+    return f":{name}"

@@ -3,10 +3,11 @@ SELECT "User".id AS id,
        orders.total AS "orders.total"
 FROM users_and_orders.users AS "User"
 JOIN
-  (SELECT DISTINCT "User".id AS id
+  (SELECT "User".id AS id
    FROM users_and_orders.users AS "User"
    LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
    WHERE orders.total > %(total_1)s::INTEGER
+   GROUP BY "User".id
    ORDER BY "User".id
    LIMIT %(param_1)s::INTEGER
    OFFSET %(param_2)s::INTEGER) AS picked ON picked.id = "User".id

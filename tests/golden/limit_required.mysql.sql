@@ -2,11 +2,13 @@ SELECT `User`.id AS id,
        orders.id AS `orders.id`
 FROM users_and_orders.users AS `User`
 INNER JOIN
-  (SELECT DISTINCT `User`.id AS id,
-                   `User`.id AS order_0
+  (SELECT `User`.id AS id,
+          `User`.id AS order_0
    FROM users_and_orders.users AS `User`
    INNER JOIN users_and_orders.orders AS orders ON `User`.id = orders.user_id
    AND orders.status = %s
+   GROUP BY `User`.id,
+            `User`.id
    ORDER BY order_0 DESC,
             `User`.id
    LIMIT %s) AS picked ON picked.id = `User`.id

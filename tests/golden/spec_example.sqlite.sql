@@ -8,12 +8,14 @@ SELECT "User".id AS id,
        "orders->products".category_id AS "orders.products.category_id"
 FROM users_and_orders.users AS "User"
 JOIN
-  (SELECT DISTINCT "User".id AS id,
-                   "User".name AS order_0
+  (SELECT "User".id AS id,
+          "User".name AS order_0
    FROM users_and_orders.users AS "User"
    JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
    AND orders.status = ?
    WHERE "User".name LIKE ?
+   GROUP BY "User".id,
+            "User".name
    ORDER BY order_0 ASC,
             "User".id
    LIMIT ?
