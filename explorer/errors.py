@@ -26,6 +26,10 @@ class ExecutionError(ExplorerError):
         self.sql = sql
 
 
+class RowCapError(ExecutionError):
+    """More joined rows came back than ``max_rows`` allows; the statement was stopped."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean: a, b?' for close matches, or the list of choices when none is close."""
     choices = sorted(set(choices))

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from .backends import Backend, scrub, server_error
 from .compile import Compiled
 from .config import Config
-from .errors import ExecutionError, QueryError
+from .errors import ExecutionError, QueryError, RowCapError
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ROWS = 2_000_000
@@ -228,7 +228,7 @@ class _Run:
             self._prepare(cursor)
             rows = _fetch(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows)
             return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
-        except _TooManyRows:
+        except RowCapError:
             _quietly(stop_timer)
             self.backend.forget_rows(cursor)
             self.connection.invalidate()  # closing the session is the cheapest way to stop the server
@@ -310,16 +310,12 @@ def _quietly(action) -> None:
         log.debug("cleanup after the statement failed: %s", exc)
 
 
-class _TooManyRows(ExecutionError):
-    pass
-
-
 def _fetch(chunks, max_rows: int) -> list[tuple]:
     rows: list[tuple] = []
     for chunk in chunks:
         rows.extend(chunk)
         if len(rows) > max_rows:
-            raise _TooManyRows(
+            raise RowCapError(
                 f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
                 "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
                 "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."

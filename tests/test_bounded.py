@@ -18,6 +18,7 @@ from readers import KINDS, SLOW_MARKER, running_statements, shop_dict, slow_conf
 
 import explorer
 from explorer.backends import MySQLBackend
+from explorer.errors import RowCapError
 from explorer.execute import DEFAULT_TIMEOUT
 
 
@@ -113,6 +114,7 @@ def test_row_cap_stops_with_a_message_that_says_how_to_lift_it(shop, where):
     finally:
         shop.max_rows = None
     message = str(caught.value)
+    assert isinstance(caught.value, RowCapError)
     assert message.startswith("The query returned more than max_rows=3 joined rows")
     assert "raise max_rows (max_rows: in the query or the config, run(..., max_rows=N)" in message
     assert len(explorer.run(shop, query).frame) == 15  # the session is usable again
