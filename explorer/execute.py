@@ -234,6 +234,8 @@ class _Run:
             self.connection.invalidate()  # closing the session is the cheapest way to stop the server
             raise
         except error as exc:
+            if self.connection.dialect.is_disconnect(exc, dbapi, cursor):
+                self.connection.invalidate()  # never hand a dead session back to the pool
             raise sa.exc.DBAPIError.instance(self.sent, self.params, exc, error) from exc
         finally:
             _quietly(stop_timer)
