@@ -24,7 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
+from .compile_json import JsonCompiler, multiplies_siblings
 from .config import Config
+from .errors import QueryError
 from .tree import BoolOp, Condition, Include, Param, Query, Where
 
 
@@ -62,8 +64,32 @@ def label_for(path: tuple[str, ...], column: str) -> str:
 
 
 def compile_query(config: Config, query: Query) -> Compiled:
-    """The one statement for ``query``: a Select with labelled columns and its layout."""
-    return _Compiler(config, query).compile()
+    """The one statement for ``query``: a Select with labelled columns and its layout.
+
+    The strategy is the query's ``strategy``; ``auto`` takes ``json`` when a flat
+    join would multiply side-by-side to-many branches, and ``join`` otherwise.
+    """
+    compiler = _Compiler(config, query)
+    if choose_strategy(query) == "json":
+        return compiler.compile_json()
+    return compiler.compile()
+
+
+def choose_strategy(query: Query) -> str:
+    """``join`` or ``json`` for this query (see compile_json for what json can express)."""
+    nested_where = bool(_referenced_paths(query.where))
+    to_one_order = any(ref.path and not query.node(ref.path).association.to_many for ref, _ in query.order)
+    if query.strategy == "json":
+        if nested_where or to_one_order:
+            raise QueryError("strategy: json keeps each include inside its parent's row, so it cannot apply "
+                             "$nested$ filters or order roots by an included to-one column; use strategy: join.")
+        return "json"
+    # Auto keeps the join whenever json would read differently: $nested$ filters, or roots
+    # ordered by an included column (json orders roots by their own columns, lists by theirs).
+    nested_order = any(ref.path for ref, _ in query.order)
+    if query.strategy == "auto" and multiplies_siblings(query) and not (nested_where or nested_order):
+        return "json"
+    return "join"
 
 
 NO_LIMIT = 2**62  # "all the rows" for an offset without a limit in the root picker
@@ -126,6 +152,11 @@ class _Compiler:
         if not self._limits_roots_in_subquery():
             statement = self._limit(statement)
         return Compiled(statement, layout, self.query)
+
+    def compile_json(self) -> Compiled:
+        layout = self._layout()
+        statement = JsonCompiler(self, self.config, self.query, layout).statement()
+        return Compiled(statement, layout, self.query, strategy="json")
 
     # -- layout
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from .compile import Compiled, NodeLayout
 from .config import Config
 from .execute import Execution, Statement
+from .unnest import json_node_tables, key_chains, node_columns
 
 
 class Result(Statement):
@@ -68,10 +69,25 @@ class Result(Statement):
     def root_count(self) -> int:
         return len(self.frames[self.compiled.layout[0].frame_name])
 
+    @property
+    def strategy(self) -> str:
+        return self.compiled.strategy
+
     @cached_property
     def frame(self) -> pd.DataFrame:
         """One row per joined row; columns named by path (``id``, ``orders.products.name``)."""
+        if self.strategy == "json":
+            return join_tables(self._node_tables, self.compiled.layout)
         return build_frame(self.config, self.compiled, self.execution)
+
+    @cached_property
+    def _node_tables(self) -> dict[tuple, pd.DataFrame]:
+        """Per include path: the key chain of its ancestors and its own columns, deduplicated."""
+        if self.strategy == "json":
+            types = column_types(self.config, self.compiled)
+            return json_node_tables(self.compiled, self.execution.labels, self.execution.rows,
+                                    lambda label, values: typed_array(values, types.get(label)))
+        return node_tables(self.frame, self.compiled.layout)
 
     @cached_property
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -80,13 +96,13 @@ class Result(Statement):
         frames = {}
         for node in self.compiled.layout:
             parent = layout.get(node.parent) if node.parent is not None else None
-            frames[node.frame_name] = node_frame(self.frame, node, parent)
+            frames[node.frame_name] = node_frame(self._node_tables[node.path], node, parent)
         return frames
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one."""
-        return build_records(self.frame, self.compiled.layout)
+        return build_records(self._node_tables, self.compiled.layout)
 
     def __repr__(self) -> str:
         return (f"<Result {self.query.model}: {self.root_count} root rows, {self.row_count} joined rows, "
@@ -188,12 +204,35 @@ def _infer_kind(values: tuple) -> str:
 # frames and records
 
 
-def node_frame(frame: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None) -> pd.DataFrame:
+def node_tables(frame: pd.DataFrame, layout: tuple[NodeLayout, ...]) -> dict[tuple, pd.DataFrame]:
+    """The join strategy's node tables: each path's rows of the flat frame, deduplicated by key chain."""
+    chains = key_chains(layout)
+    tables = {}
+    for node in layout:
+        chain = chains[node.path]
+        part = frame[node_columns(node, chain)]
+        part = part[part[list(node.key_labels)].notna().all(axis=1)].drop_duplicates(subset=chain)
+        tables[node.path] = part
+    return tables
+
+
+def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...]) -> pd.DataFrame:
+    """The flat frame rebuilt from node tables (LEFT JOIN semantics), for the JSON strategy."""
+    chains = key_chains(layout)
+    flat = tables[()]
+    for node in layout[1:]:
+        flat = flat.merge(tables[node.path], how="left", on=chains[node.parent])
+    flat = flat[[label for node in layout for label in node.labels]].reset_index(drop=True)
+    for label in flat.columns[flat.dtypes == object]:
+        flat[label] = flat[label].where(flat[label].notna(), None)  # merge fills NaN; the join gives None
+    return flat
+
+
+def node_frame(table: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None) -> pd.DataFrame:
     """The rows of one model path, deduplicated, with the parent's key as ``<parent frame>.<key>``."""
     parent_labels = list(parent.key_labels) if parent else []
     parent_names = [f"{parent.frame_name}.{label.rsplit('.', 1)[-1]}" for label in parent_labels] if parent else []
-    part = frame[parent_labels + list(node.labels)]
-    part = part[part[list(node.key_labels)].notna().all(axis=1)]
+    part = table[parent_labels + list(node.labels)]
     part = part.drop_duplicates(subset=parent_labels + list(node.key_labels))
     part.columns = parent_names + list(node.columns)
     return part.reset_index(drop=True)
@@ -208,16 +247,15 @@ def _python_values(frame: pd.DataFrame) -> pd.DataFrame:
     return converted.where(frame.notna(), None)
 
 
-def build_records(frame: pd.DataFrame, layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
-    chains = _key_chains(layout)
+def build_records(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
+    chains = key_chains(layout)
     children: dict[tuple, list[NodeLayout]] = defaultdict(list)
     for node in layout[1:]:
         children[node.parent].append(node)
     grouped: dict[tuple, dict[tuple, list]] = {}
     for node in reversed(layout):  # children before parents
         chain = chains[node.path]
-        part = frame[chain + [label for label in node.labels if label not in chain]]
-        part = part[part[list(node.key_labels)].notna().all(axis=1)].drop_duplicates(subset=chain)
+        part = tables[node.path]
         own = _python_values(part[list(node.labels)])
         own.columns = list(node.columns)
         records = own.to_dict("records")
@@ -235,14 +273,3 @@ def build_records(frame: pd.DataFrame, layout: tuple[NodeLayout, ...]) -> list[d
             groups[key[:-width]].append(record)
         grouped[node.path] = groups
     return []
-
-
-def _key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
-    """For each node, the key labels of its ancestors and itself, root first."""
-    chains: dict[tuple, list[str]] = {}
-    for node in layout:
-        base = chains[node.parent] if node.parent is not None else []
-        chains[node.path] = base + list(node.key_labels)
-    return chains
-
-

@@ -1,0 +1,213 @@
+"""The JSON strategy: ONE statement that returns one row per root, each include as JSON.
+
+A flat join repeats every parent once per child, and side-by-side to-many
+includes multiply each other (users x orders x reviews). Here each include
+is a correlated subquery that aggregates its rows into a JSON array (to-many)
+or object (to-one) per parent, nested to any depth:
+
+    SELECT "User".id, "User".name,
+           (SELECT JSON_ARRAYAGG(JSON_OBJECT('id', orders.id, ...)) FROM ... ) AS orders,
+           (SELECT JSON_ARRAYAGG(JSON_OBJECT('id', reviews.id, ...)) FROM ...) AS reviews
+    FROM users AS "User"
+
+so the wire carries each root once and each child once. The JSON functions are
+dialect-neutral SQLAlchemy elements rendered per dialect below (MySQL/MariaDB
+``JSON_ARRAYAGG``/``JSON_OBJECT``, PostgreSQL ``json_agg``/``json_build_object``,
+SQLite ``json_group_array``/``json_object``), so ``to_sql(dialect=...)`` still
+works. Required includes become ``EXISTS`` filters on their parent, which is
+Sequelize's semantics for required-below-optional too.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from .config import Config
+from .tree import Include, Query
+
+
+class json_object(FunctionElement):
+    """A JSON object from alternating key, value arguments."""
+
+    inherit_cache = True
+    type = sa.JSON()
+
+
+class json_array_agg(FunctionElement):
+    """Aggregate JSON values into one JSON array (NULL over no rows)."""
+
+    inherit_cache = True
+    type = sa.JSON()
+
+
+class json_nested(FunctionElement):
+    """A JSON value produced by a subquery, kept as JSON (not a string) inside a parent object."""
+
+    inherit_cache = True
+    type = sa.JSON()
+
+
+@compiles(json_object)
+def _json_object_default(element, compiler, **kw):
+    return f"JSON_OBJECT({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element, compiler, **kw):
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg)
+def _json_array_default(element, compiler, **kw):
+    return f"JSON_ARRAYAGG({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "postgresql")
+def _json_array_postgresql(element, compiler, **kw):
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_array_sqlite(element, compiler, **kw):
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_nested)
+def _json_nested_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(json_nested, "sqlite")
+def _json_nested_sqlite(element, compiler, **kw):
+    # SQLite forgets that a subquery's value is JSON; json() restores it.
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+def multiplies_siblings(query: Query) -> bool:
+    """True when some node has two or more child branches that each hold a to-many include."""
+
+    def has_to_many(node: Include) -> bool:
+        return node.association.to_many or any(has_to_many(c) for c in node.includes)
+
+    def check(includes) -> bool:
+        return sum(has_to_many(n) for n in includes) >= 2 or any(check(n.includes) for n in includes)
+
+    return check(query.includes)
+
+
+class JsonCompiler:
+    """Builds the JSON-strategy statement; shares layout, where and order logic with the join compiler."""
+
+    def __init__(self, base, config: Config, query: Query, layout):
+        self.base = base  # the join compiler: its _where and _limit are reused
+        self.config = config
+        self.query = query
+        self.columns = {node.path: node.columns for node in layout}
+        self.root_layout = layout[0]
+        self._names: dict[str, int] = {}
+
+    def alias(self, model: str, name: str):
+        count = self._names.get(name, 0)
+        self._names[name] = count + 1
+        return self.config.table(model).alias(name if not count else f"{name}~{count}")
+
+    def statement(self) -> sa.Select:
+        root = self.alias(self.query.model, self.query.model)
+        node = self.root_layout
+        columns = [root.c[c].label(label) for c, label in zip(node.columns, node.labels)]
+        columns += [json_text(self.include_value(inc, root)).label(inc.name) for inc in self.query.includes]
+        statement = sa.select(*columns).select_from(root)
+        conditions = [self.where(self.query.where, root)]
+        conditions += [self.exists(inc, root) for inc in self.query.includes if inc.required]
+        conditions = [c for c in conditions if c is not None]
+        if conditions:
+            statement = statement.where(*conditions)
+        order = [root.c[ref.column].desc() if desc else root.c[ref.column].asc()
+                 for ref, desc in self.query.order if not ref.path]
+        statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]])
+        return self.base._limit(statement)
+
+    def where(self, where, alias):
+        if where is None:
+            return None
+        aliases = _OneAlias(alias)
+        return self.base._where(where, aliases, ())
+
+    def source(self, include: Include, parent, suffix: str = ""):
+        """(FROM clause, target alias, conditions linking it to ``parent`` and filtering it)."""
+        assoc = include.association
+        name = "->".join(include.path) + suffix
+        target = self.alias(include.model, name)
+        if assoc.kind == "belongs_to_many":
+            junction = self.alias(assoc.through, f"{name}->{assoc.through}")
+            from_clause = junction.join(target, _equal(junction, assoc.other_key, target, assoc.target_key))
+            link = _equal(parent, assoc.source_key, junction, assoc.foreign_key)
+        elif assoc.kind == "belongs_to":
+            from_clause, link = target, _equal(parent, assoc.foreign_key, target, assoc.target_key)
+        else:
+            from_clause, link = target, _equal(parent, assoc.source_key, target, assoc.foreign_key)
+        conditions = [link, self.where(include.scope, target), self.where(include.where, target)]
+        conditions += [self.exists(child, target) for child in include.includes if child.required]
+        return from_clause, target, [c for c in conditions if c is not None]
+
+    def exists(self, include: Include, parent):
+        from_clause, _, conditions = self.source(include, parent, suffix="?")
+        return sa.exists().select_from(from_clause).where(*conditions)
+
+    def include_value(self, include: Include, parent):
+        from_clause, target, conditions = self.source(include, parent)
+        pairs = []
+        for column in self.columns[include.path]:
+            pairs += [sa.literal_column(_sql_string(column)), target.c[column]]
+        for child in include.includes:
+            pairs += [sa.literal_column(_sql_string(child.name)), json_nested(self.include_value(child, target))]
+        value = json_object(*pairs)
+        query = sa.select(json_array_agg(value) if include.association.to_many else value)
+        query = query.select_from(from_clause).where(*conditions)
+        if not include.association.to_many:
+            query = query.limit(1)
+        return query.scalar_subquery()
+
+
+class _OneAlias:
+    """Stands in for the join compiler's alias registry: every path is the one alias."""
+
+    def __init__(self, alias):
+        self.alias = alias
+
+    def node(self, path):
+        return self.alias
+
+
+def _equal(left, left_keys, right, right_keys):
+    return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
+
+
+def _sql_string(name: str) -> str:
+    # JSON keys are column and association names from the config, never user values.
+    return "'" + name.replace("'", "''") + "'"
+
+
+class json_text(FunctionElement):
+    """The top-level JSON of an include, sent as text so every driver decodes it the same way."""
+
+    inherit_cache = True
+    type = sa.Text()
+
+
+@compiles(json_text)
+def _json_text_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element, compiler, **kw):
+    # psycopg would parse json itself, with floats; as text, decimals survive.
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"

@@ -1,0 +1,93 @@
+"""Decode the JSON strategy's rows into one table per include path.
+
+Each root row carries its includes as JSON (see ``compile_json``). Walking it
+once gives, per include path, the rows of that model with the key chain of
+their ancestors: the same "node tables" the join strategy gets by
+deduplicating its flat rows, so frames and records are built one way for both.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Callable
+
+import pandas as pd
+
+from .compile import Compiled, NodeLayout
+
+
+def key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
+    """For each node, the key labels of its ancestors and itself, root first."""
+    chains: dict[tuple, list[str]] = {}
+    for node in layout:
+        base = chains[node.parent] if node.parent is not None else []
+        chains[node.path] = base + list(node.key_labels)
+    return chains
+
+
+def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
+    """A node table's columns: the key chain, then the node's other labels."""
+    return chain + [label for label in node.labels if label not in chain]
+
+
+def json_node_tables(compiled: Compiled, labels: list[str], rows: list[tuple],
+                     typed: Callable[[str, tuple], Any]) -> dict[tuple, pd.DataFrame]:
+    """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns)."""
+    layout = compiled.layout
+    chains = key_chains(layout)
+    children: dict[tuple, list[NodeLayout]] = {node.path: [] for node in layout}
+    for node in layout[1:]:
+        children[node.parent].append(node)
+    root = layout[0]
+    width = len(root.columns)
+    position = {label: i for i, label in enumerate(labels)}
+    buckets: dict[tuple, list[tuple]] = {node.path: [] for node in layout[1:]}
+    own_columns = {node.path: [c for c, label in zip(node.columns, node.labels) if label not in chains[node.path]]
+                   for node in layout[1:]}
+    key_columns = {node.path: node.columns[: len(node.key_labels)] for node in layout[1:]}
+
+    def walk(value, node: NodeLayout, chain: tuple) -> None:
+        if value is None:
+            return
+        if isinstance(value, (str, bytes)):
+            value = json.loads(value, parse_float=Decimal)
+        for item in (value if node.to_many else [value]):
+            if item is None:
+                continue
+            own_chain = chain + tuple(item[c] for c in key_columns[node.path])
+            buckets[node.path].append(own_chain + tuple(item[c] for c in own_columns[node.path]))
+            for child in children[node.path]:
+                walk(item.get(child.records_key), child, own_chain)
+
+    root_width = len(root.key_labels)
+    for row in rows:
+        chain = tuple(row[:root_width])
+        for child in children[()]:
+            walk(row[position[child.records_key]], child, chain)
+
+    tables = {(): _table(node_columns(root, chains[()]), [row[:width] for row in rows], typed)}
+    for node in layout[1:]:
+        table = _table(node_columns(node, chains[node.path]), buckets[node.path], typed)
+        tables[node.path] = sort_children(table, node, chains[node.parent], compiled)
+    return tables
+
+
+def _table(columns: list[str], rows: list[tuple], typed) -> pd.DataFrame:
+    values = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame({label: typed(label, column) for label, column in zip(columns, values)}, columns=columns)
+
+
+def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str],
+                  compiled: Compiled) -> pd.DataFrame:
+    """Keep parents in their order; within each, order by the query's order on this path, then key."""
+    if table.empty:
+        return table
+    order = [(label, desc) for ref, desc in compiled.query.order
+             if ref.path == node.path and (label := ".".join((*ref.path, ref.column))) in table.columns]
+    parent_rank = table.groupby(parent_chain, sort=False, dropna=False).ngroup().rename("~parent")
+    ranked = pd.concat([table, parent_rank], axis=1)
+    by = ["~parent", *(label for label, _ in order), *node.key_labels]
+    ascending = [True, *(not desc for _, desc in order), *[True] * len(node.key_labels)]
+    ranked = ranked.sort_values(by=by, ascending=ascending, kind="stable", na_position="first")
+    return ranked.drop(columns="~parent").reset_index(drop=True)
