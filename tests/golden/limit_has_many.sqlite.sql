@@ -1,27 +1,15 @@
 SELECT "User".id AS id,
        "User".name AS name,
-       orders.id AS "orders.id",
-       orders.user_id AS "orders.user_id",
-       orders.status AS "orders.status",
-       orders.total AS "orders.total",
-       orders.created_at AS "orders.created_at",
-       reviews.id AS "reviews.id",
-       reviews.product_id AS "reviews.product_id",
-       reviews.user_id AS "reviews.user_id",
-       reviews.rating AS "reviews.rating",
-       reviews.body AS "reviews.body"
+
+  (SELECT json_group_array(json_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', orders.total, 'created_at', orders.created_at)) AS anon_1
+   FROM users_and_orders.orders AS orders
+   WHERE "User".id = orders.user_id) AS orders,
+
+  (SELECT json_group_array(json_object('id', reviews.id, 'product_id', reviews.product_id, 'user_id', reviews.user_id, 'rating', reviews.rating, 'body', reviews.body)) AS anon_2
+   FROM products.reviews AS reviews
+   WHERE "User".id = reviews.user_id) AS reviews
 FROM users_and_orders.users AS "User"
-JOIN
-  (SELECT "User".id AS id,
-          "User".name AS order_0
-   FROM users_and_orders.users AS "User"
-   ORDER BY order_0 DESC,
-            "User".id
-   LIMIT ?
-   OFFSET ?) AS picked ON picked.id = "User".id
-LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
-LEFT OUTER JOIN products.reviews AS reviews ON "User".id = reviews.user_id
 ORDER BY "User".name DESC,
-         "User".id,
-         orders.id,
-         reviews.id
+         "User".id
+LIMIT ?
+OFFSET ?

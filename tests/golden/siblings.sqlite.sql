@@ -3,19 +3,13 @@ SELECT "User".id AS id,
        "User".email AS email,
        "User".created_at AS created_at,
        "User".referred_by AS referred_by,
-       orders.id AS "orders.id",
-       orders.user_id AS "orders.user_id",
-       orders.status AS "orders.status",
-       orders.total AS "orders.total",
-       orders.created_at AS "orders.created_at",
-       reviews.id AS "reviews.id",
-       reviews.product_id AS "reviews.product_id",
-       reviews.user_id AS "reviews.user_id",
-       reviews.rating AS "reviews.rating",
-       reviews.body AS "reviews.body"
+
+  (SELECT json_group_array(json_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', orders.total, 'created_at', orders.created_at)) AS anon_1
+   FROM users_and_orders.orders AS orders
+   WHERE "User".id = orders.user_id) AS orders,
+
+  (SELECT json_group_array(json_object('id', reviews.id, 'product_id', reviews.product_id, 'user_id', reviews.user_id, 'rating', reviews.rating, 'body', reviews.body)) AS anon_2
+   FROM products.reviews AS reviews
+   WHERE "User".id = reviews.user_id) AS reviews
 FROM users_and_orders.users AS "User"
-LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
-LEFT OUTER JOIN products.reviews AS reviews ON "User".id = reviews.user_id
-ORDER BY "User".id,
-         orders.id,
-         reviews.id
+ORDER BY "User".id

@@ -1,12 +1,12 @@
 SELECT "User".id AS id,
-       orders.id AS "orders.id",
-       orders.status AS "orders.status",
-       paid_orders.id AS "paid_orders.id",
-       paid_orders.total AS "paid_orders.total"
+
+  (SELECT json_group_array(json_object('id', orders.id, 'status', orders.status)) AS anon_1
+   FROM users_and_orders.orders AS orders
+   WHERE "User".id = orders.user_id) AS orders,
+
+  (SELECT json_group_array(json_object('id', paid_orders.id, 'total', paid_orders.total)) AS anon_2
+   FROM users_and_orders.orders AS paid_orders
+   WHERE "User".id = paid_orders.user_id
+     AND paid_orders.status = ?) AS paid_orders
 FROM users_and_orders.users AS "User"
-LEFT OUTER JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
-LEFT OUTER JOIN users_and_orders.orders AS paid_orders ON "User".id = paid_orders.user_id
-AND paid_orders.status = ?
-ORDER BY "User".id,
-         orders.id,
-         paid_orders.id
+ORDER BY "User".id
