@@ -116,7 +116,9 @@ class Backend:
     def make_engine(self, databases: list[Database]) -> Engine:
         url = self.engine_url(databases)
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True, **self.engine_options(url))
+            # The dialect's own paramstyle, so prepare() shows exactly the text that runs.
+            engine = sa.create_engine(url, pool_pre_ping=True, paramstyle=url.get_dialect().default_paramstyle,
+                                      **self.engine_options(url))
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigError(f"Cannot open {databases[0].where}: the driver {url.drivername!r} is not "
                               f"available ({exc}); {HINTS['driver_missing']}.") from None

@@ -85,24 +85,39 @@ def schema_map(config: Config, databases: list[str]) -> dict[str, str]:
 
 
 def render(config: Config, compiled: Compiled, values: dict[str, Any], dialect=None, literal: bool = False):
-    """(sql text, params) for a dialect; by default the dialect of the server that runs it."""
+    """(sql text, params, compiled) for a dialect; by default the dialect of the server that runs it.
+
+    With every value given, expanding parameters (IN lists) are rendered as the
+    server receives them; ``literal=True`` inlines the values for reading.
+    """
+    sql, params, text, _ = _render(config, compiled, values, dialect, literal)
+    return sql, params, text
+
+
+def _render(config: Config, compiled: Compiled, values: dict[str, Any], dialect=None, literal: bool = False):
+    """render() plus the values exactly as the driver takes them (bind processors applied)."""
     databases = databases_of(config, compiled)
-    if dialect is None:
-        dialect = config.databases[databases[0]].url.get_dialect()()
+    dialect = dialect or config.databases[databases[0]].url.get_dialect()()
+    if literal:  # no driver sees this text: keep '%' single for format/pyformat dialects
+        dialect = type(dialect)(paramstyle="named")
     statement = compiled.statement.params(values) if values else compiled.statement
-    complete = set(values) >= set(compiled.query.param_names)
-    kwargs = {"literal_binds": True} if literal else {"render_postcompile": complete}
     try:
         text = statement.compile(dialect=dialect, schema_translate_map=schema_map(config, databases),
                                  render_schema_translate=True,
-                                 compile_kwargs=kwargs)
+                                 compile_kwargs={"literal_binds": True} if literal else {})
     except (sa.exc.CompileError, NotImplementedError) as exc:
         raise ExecutionError(f"Could not render the statement for {dialect.name}: {exc}") from None
-    if text.positional:
-        params = {name: text.params[name] for name in text.positiontup}
-    else:
-        params = dict(text.params)
-    return str(text), ({} if literal else params), text
+    if literal:
+        return str(text), {}, text, ()
+    if not set(values) >= set(compiled.query.param_names):  # prepare() before every value is known
+        return str(text), dict(text.params), text, ()
+    state = text.construct_expanded_state()
+    shown = {name: state.parameters[name] for name in (state.positiontup or state.parameters)}
+    processors = {**text._bind_processors, **state.processors}  # the types' own conversions
+    processed = {name: (processors[name](value) if name in processors else value)
+                 for name, value in state.parameters.items()}
+    driver = tuple(processed[name] for name in state.positiontup) if text.positional else processed
+    return state.statement, shown, text, driver
 
 
 class Statement:
@@ -187,8 +202,7 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     backend = config.backend(databases[0])
     engine = config.engine(databases[0])
     where = config.server_databases(databases[0])[0]
-    sql, shown_params, text = render(config, compiled, values, engine.dialect)
-    driver_params = tuple(shown_params.values()) if text.positional else shown_params
+    sql, shown_params, _, driver_params = _render(config, compiled, values, engine.dialect)
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT
     max_rows = max_rows or compiled.query.max_rows or config.max_rows or DEFAULT_MAX_ROWS
     log.debug("running on %s (timeout %g s, max_rows %d): %s %r", where.where, timeout, max_rows,
