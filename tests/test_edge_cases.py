@@ -182,35 +182,27 @@ def test_long_include_paths(shop):
 
 
 # ---------------------------------------------------------------------------
-# Bugs outside compile/tree/shape, kept visible.
+# Parameters and literal SQL (bugs once found in execute.render).
 
 
-@pytest.mark.xfail(reason="execute.py sends raw values to the DBAPI without SQLAlchemy's bind processors: "
-                          "sqlite3 cannot bind Decimal", strict=True)
 def test_decimal_param_on_sqlite(sqlite_shop):
     records = explorer.run(sqlite_shop, {"from": "Order", "attributes": ["id"], "where": {"total": {"gt": ":t"}}},
                            params={"t": Decimal("31.40")}).records
     assert [o["id"] for o in records] == [2, 4, 7]
 
 
-@pytest.mark.xfail(reason="execute.py binds datetimes without SQLAlchemy's processor: sqlite3 sends "
-                          "'2024-01-15 12:30:00', the column holds '2024-01-15 12:30:00.000000'", strict=True)
 def test_datetime_equality_on_sqlite(sqlite_shop):
     records = explorer.run(sqlite_shop, {"from": "Order", "attributes": ["id"],
                                          "where": {"created_at": dt.datetime(2024, 1, 15, 12, 30)}}).records
     assert [o["id"] for o in records] == [6]
 
 
-@pytest.mark.xfail(reason="execute.render: an expanding ':ids' parameter with render_postcompile raises "
-                          "InvalidRequestError when reading text.params", strict=True)
 def test_in_list_parameter(shop):
     records = explorer.run(shop, {"from": "User", "attributes": ["id"], "where": {"id": {"in": ":ids"}}},
                            params={"ids": [2, 4]}).records
     assert [u["id"] for u in records] == [2, 4]
 
 
-@pytest.mark.xfail(reason="execute.render(literal=True) keeps pyformat %-doubling: LIKE 'A%%' for "
-                          "mysql and postgresql", strict=True)
 @pytest.mark.parametrize("dialect", ["mysql", "postgresql"])
 def test_literal_sql_keeps_percent_signs(sqlite_shop, dialect):
     sql = explorer.prepare(sqlite_shop, {"from": "User", "where": {"name": {"like": "A%"}}}).to_sql(
@@ -218,16 +210,12 @@ def test_literal_sql_keeps_percent_signs(sqlite_shop, dialect):
     assert "'A%'" in sql
 
 
-@pytest.mark.xfail(reason="execute.render: any IN list (an expanding parameter in SQLAlchemy) beside a "
-                          ":param raises InvalidRequestError reading text.params", strict=True)
 def test_in_list_beside_a_parameter(shop):
     records = explorer.run(shop, {"from": "User", "attributes": ["id"],
                                   "where": {"id": {"in": [1, 2]}, "name": ":who"}}, params={"who": "Alice"}).records
     assert [u["id"] for u in records] == [1]
 
 
-@pytest.mark.xfail(reason="execute.render builds positional params as a dict keyed by name: a :param used "
-                          "twice (root where repeated in the limit's picker) loses a value on SQLite", strict=True)
 def test_parameter_used_twice_on_sqlite(sqlite_shop):
     records = explorer.run(sqlite_shop, {"from": "User", "attributes": ["id"], "where": {"name": ":who"},
                                          "include": ["orders"], "limit": 2}, params={"who": "Alice"}).records

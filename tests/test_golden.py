@@ -98,11 +98,7 @@ def test_values_never_inlined(sqlite_shop):
 
 
 @pytest.mark.parametrize("case", ["spec_example", "required_below_optional", "limit_nested_filter"])
-def test_prepared_sql_is_what_runs(shop, case, request):
-    if shop.backend(next(iter(shop.databases))).name == "mysql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "execute.render without a dialect uses url.get_dialect()() (paramstyle 'format': %s) "
-            "while the run uses the engine's dialect (pyformat: %(name)s)")))
+def test_prepared_sql_is_what_runs(shop, case):
     prepared_statement = explorer.prepare(shop, CASES[case])
     result = explorer.run(shop, CASES[case])
     assert result.sql == prepared_statement.sql

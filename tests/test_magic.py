@@ -91,7 +91,6 @@ def test_colon_names_bind_notebook_variables(ip):
     assert cell(ip, "", body).records == [{"id": 2, "name": "Bob"}]
 
 
-@pytest.mark.xfail(reason="core: a list bound to `in: :name` fails in execute.render (render_postcompile)")
 def test_colon_name_holding_a_list(ip):
     ip.user_ns["ids"] = [1, 7]
     result = cell(ip, "", "from: User\nattributes: [id]\nwhere:\n  id:\n    in: :ids\n")

@@ -342,18 +342,9 @@ def test_generated_trees(shop, data):
     oracle = Oracle(config, backend_of(config))
     query = data.draw(queries(config, column_kinds(config, oracle.tables), oracle.tables), label="query")
     params = {}
-    if params_work(query, backend_of(config)) and data.draw(st.booleans(), label="with :params"):
+    if data.draw(st.booleans(), label="with :params"):
         query = with_params(query, params)
     check(shop, query, params)
-
-
-def params_work(query: dict, backend: str) -> bool:
-    """False where execute.py's known parameter bugs would fail the run (see test_edge_cases' xfails)."""
-    text = repr(query)
-    if "'in'" in text or "'not_in'" in text:
-        return False  # an IN list beside a :param: InvalidRequestError from render_postcompile
-    repeated = "limit" in query or "offset" in query  # the limit's picker repeats the wheres
-    return backend != "sqlite" or not repeated  # a :param used twice loses a positional value
 
 
 def with_params(query: dict, params: dict) -> dict:
