@@ -202,8 +202,9 @@ class MySQLBackend(Backend):
         return url
 
     def session_setup(self) -> list[str]:
-        # Every transaction of the session, implicit or explicit, is read-only.
-        return ["SET SESSION TRANSACTION READ ONLY"]
+        # Every transaction of the session, implicit or explicit, is read-only. MariaDB caps
+        # JSON_ARRAYAGG (the JSON strategy) at group_concat_max_len, 1 MB by default: lift it.
+        return ["SET SESSION TRANSACTION READ ONLY", "SET SESSION group_concat_max_len = 4294967295"]
 
     def bounded(self, connection: sa.Connection, sql: str, seconds: float) -> tuple[list[str], str]:
         if getattr(connection.dialect, "is_mariadb", False):
