@@ -36,16 +36,17 @@ def prepare(config: Any, query: Any, params: dict[str, Any] | None = None) -> St
 
 
 def run(config: Any, query: Any, params: dict[str, Any] | None = None, *,
-        timeout: float | None = None, max_rows: int | None = None) -> Result:
+        timeout: float | None = None, max_rows: int | None = None, reader: str | None = None) -> Result:
     """Run a nested include query as ONE statement and return its Result.
 
     ``config`` is a path, a dict or a loaded Config; ``query`` a dict, a YAML
-    string or a YAML file path; ``params`` the values of ``:name`` placeholders.
+    string or a YAML file path; ``params`` the values of ``:name`` placeholders;
+    ``reader`` ``auto`` (default), ``driver`` or ``arrow`` (see explorer.fast).
     """
     config = load_config(config)
     compiled = compile_query(config, parse_query(config, query))
     values = bind_values(compiled, params)
-    execution = execute(config, compiled, values, timeout=timeout, max_rows=max_rows)
+    execution = execute(config, compiled, values, timeout=timeout, max_rows=max_rows, reader=reader)
     return Result(config, compiled, execution, values)
 
 

@@ -91,6 +91,7 @@ class Backend:
     name: ClassVar[str]
     dialect_names: ClassVar[tuple[str, ...]]
     supports_json_aggregation: ClassVar[bool] = True
+    supports_arrow: ClassVar[bool] = False  # the connectorx fast path (see explorer.fast)
     # driver error code (errno or SQLSTATE) -> kind of failure (a key of HINTS)
     error_codes: ClassVar[dict[Any, str]] = {}
     # lower-case message fragments -> kind, for errors that carry no code
@@ -98,6 +99,10 @@ class Backend:
 
     def default_schema(self, logical: str, url: URL) -> str:
         return logical
+
+    def arrow_url(self, url: URL) -> str | None:
+        """The connectorx connection string for the Arrow fast path; None where it is not offered."""
+        return None
 
     def server_key(self, url: URL) -> tuple:
         """Databases with equal keys can be joined by one statement."""
@@ -237,9 +242,29 @@ class MySQLBackend(Backend):
     def connection_id(self, dbapi_connection) -> Any:
         return dbapi_connection.thread_id()
 
+    supports_arrow = True
+
+    def arrow_url(self, url: URL) -> str | None:
+        return url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+
+    def cancel_marked(self, engine: Engine, marker: str) -> None:
+        """KILL QUERY the statement whose text carries ``marker`` (a session this process does not hold)."""
+        killer = engine.dialect.loaded_dbapi.connect(**engine.dialect.create_connect_args(engine.url)[1])
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute("SELECT id FROM information_schema.processlist "
+                               "WHERE info LIKE %s AND id <> CONNECTION_ID()", (f"%{marker}%",))
+                for (thread,) in cursor.fetchall():
+                    cursor.execute(f"KILL QUERY {int(thread)}")
+        finally:
+            killer.close()
+
     def error_code(self, orig: BaseException) -> Any:
         args = getattr(orig, "args", ())
-        return args[0] if args and isinstance(args[0], int) else None
+        if args and isinstance(args[0], int):
+            return args[0]
+        found = re.search(r"ERROR (\d{4})", str(orig))  # connectorx: "MySqlError { ERROR 1969 (70100): ..."
+        return int(found.group(1)) if found else None
 
 
 class PostgreSQLBackend(Backend):

@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="json: nested records; csv and table: the flat frame (default: table)")
     run.add_argument("--max-rows", type=int, help="stop when more joined rows than this come back")
     run.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    run.add_argument("--reader", choices=("auto", "driver", "arrow"),
+                     help="who reads the rows: the DBAPI driver, or connectorx into Arrow (default auto)")
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="build the example shop and run a cross-database query on it")
@@ -96,7 +98,7 @@ def _run(args) -> None:
     from . import run
 
     result = run(args.config, _read_query(args.query), parse_params(args.param),
-                 timeout=args.timeout, max_rows=args.max_rows)
+                 timeout=args.timeout, max_rows=args.max_rows, reader=args.reader)
     print(render_result(result, args.format))
 
 

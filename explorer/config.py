@@ -42,7 +42,7 @@ ALIASES = {
     "targetKey": "target_key", "otherKey": "other_key", "primaryKey": "primary_key",
     "tableName": "table",
 }
-TOP_KEYS = ("databases", "models", "timeout", "max_rows")
+TOP_KEYS = ("databases", "models", "timeout", "max_rows", "reader")
 DATABASE_KEYS = ("url", "schema", "password")
 MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations")
 ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope")
@@ -84,12 +84,14 @@ class Config:
     """A loaded config. Load once, run many: reflected tables are cached here."""
 
     def __init__(self, databases: dict[str, Database], models: dict[str, Model],
-                 source: str | None = None, timeout: float | None = None, max_rows: int | None = None):
+                 source: str | None = None, timeout: float | None = None, max_rows: int | None = None,
+                 reader: str | None = None):
         self.databases = databases
         self.models = models
         self.source = source
         self.timeout = timeout
         self.max_rows = max_rows
+        self.reader = reader  # auto | driver | arrow: who reads the rows (see explorer.fast)
         self._metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
         self._checked: set[str] = set()
@@ -340,7 +342,14 @@ class _Loader:
         models = {name: self.model(name, raw, databases) for name, raw in raw_models.items()}
         models = {name: self.with_associations(m, raw_models[name], models) for name, m in models.items()}
         return Config(databases, models, source=self.origin,
-                      timeout=self.number(top, "timeout", float), max_rows=self.number(top, "max_rows", int))
+                      timeout=self.number(top, "timeout", float), max_rows=self.number(top, "max_rows", int),
+                      reader=self.reader_choice(top))
+
+    def reader_choice(self, top: dict) -> str | None:
+        value = top.get("reader")
+        if value is not None and value not in ("auto", "driver", "arrow"):
+            raise self.error(("reader",), f"expected auto, driver or arrow, got {value!r}.")
+        return value
 
     def number(self, top: dict, key: str, kind: type):
         value = top.get(key)

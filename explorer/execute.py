@@ -33,7 +33,7 @@ class Execution:
     """What came back from the server, before shaping."""
 
     labels: list[str]
-    rows: list[tuple]
+    rows: list[tuple] | None  # None when the rows came as Arrow (see ``arrow``)
     sql: str
     params: dict[str, Any]
     dialect: str
@@ -41,6 +41,12 @@ class Execution:
     elapsed: float
     statements: int = 1
     extra: dict = field(default_factory=dict)
+    arrow: Any = None  # a pyarrow.Table from the fast path
+    reader: str = "driver"
+
+    @property
+    def row_count(self) -> int:
+        return self.arrow.num_rows if self.arrow is not None else len(self.rows)
 
 
 def databases_of(config: Config, compiled: Compiled) -> list[str]:
@@ -188,7 +194,7 @@ def format_sql(text: str) -> str:
 
 
 def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = None,
-            timeout: float | None = None, max_rows: int | None = None) -> Execution:
+            timeout: float | None = None, max_rows: int | None = None, reader: str | None = None) -> Execution:
     """Run the compiled query as exactly one statement and fetch its rows.
 
     The session is read-only at the server; the statement stops after ``timeout``
@@ -205,6 +211,10 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     sql, shown_params, _, driver_params = _render(config, compiled, values, engine.dialect)
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT
     max_rows = max_rows or compiled.query.max_rows or config.max_rows or DEFAULT_MAX_ROWS
+    if choose_reader(backend, reader or config.reader, shown_params) == "arrow":
+        from .fast import execute_arrow
+
+        return execute_arrow(config, compiled, values, databases, timeout, max_rows)
     log.debug("running on %s (timeout %g s, max_rows %d): %s %r", where.where, timeout, max_rows,
               sql, shown_params)
     started = time.perf_counter()
@@ -263,12 +273,44 @@ class _Run:
             self.connection.invalidate()  # a session whose settings are unknown is never reused
             raise
 
+    def abandon(self) -> None:
+        """Never reuse this session: its statement may still be running."""
+        self.connection.invalidate()
+
     def cancel(self) -> None:
         """Stop the running statement on the server (called from the main thread)."""
         try:
             self.backend.cancel(self.connection.engine, self.dbapi)
         except Exception as exc:  # noqa: BLE001 - cancelling is best effort; the session is dropped below
             log.warning("could not cancel the statement: %s", scrub(str(exc), []))
+
+
+READERS = ("auto", "driver", "arrow")
+
+
+def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any]) -> str:
+    """``driver`` (PyMySQL, psycopg, sqlite3) or ``arrow`` (connectorx) for this statement.
+
+    ``auto`` takes Arrow only where it keeps every promise of the driver path, bound
+    parameters included: connectorx has no parameter API, so a statement with values
+    goes through the driver unless ``reader: arrow`` asks to inline them as SQL literals.
+    """
+    wanted = wanted or "auto"
+    if wanted not in READERS:
+        raise QueryError(f"reader: expected one of {', '.join(READERS)}, got {wanted!r}.")
+    available = backend.supports_arrow and _has_connectorx()
+    if wanted == "arrow" and not available:
+        raise ExecutionError("reader: arrow needs connectorx (pip install 'crossquery-explorer[fast]') "
+                             f"and a MySQL/MariaDB server; this is {backend.name}.")
+    if wanted == "arrow" or (wanted == "auto" and available and not values):
+        return "arrow"
+    return "driver"
+
+
+def _has_connectorx() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("connectorx") is not None
 
 
 def _interruptible(run: _Run):
@@ -312,10 +354,10 @@ def _wait_idle(run: _Run, done: threading.Event, seconds: float = 10.0) -> None:
     try:
         while not done.wait(0.05):
             if time.monotonic() > deadline:
-                run.connection.invalidate()
+                run.abandon()
                 return
     except KeyboardInterrupt:
-        run.connection.invalidate()
+        run.abandon()
         raise
 
 

@@ -64,7 +64,7 @@ class Result(Statement):
 
     @property
     def row_count(self) -> int:
-        return len(self.execution.rows)
+        return self.execution.row_count
 
     @property
     def root_count(self) -> int:
@@ -126,9 +126,34 @@ def build_frame(config: Config, compiled: Compiled, execution: Execution) -> pd.
         # (PostgreSQL keeps 63 bytes), so the names are taken from the layout.
         labels = [label for node in compiled.layout for label in node.labels]
     types = column_types(config, compiled)
+    if execution.arrow is not None:
+        data = {label: arrow_array(column, types.get(label))
+                for label, column in zip(labels, execution.arrow.columns)}
+        return pd.DataFrame(data, columns=labels)
     columns = transpose(execution.rows, len(labels))
     data = {label: typed_array(values, types.get(label)) for label, values in zip(labels, columns)}
     return pd.DataFrame(data, columns=labels)
+
+
+def arrow_array(column, sql_type) -> Any:
+    """A pandas array from an Arrow column, with the same dtypes the driver path gives."""
+    import pyarrow as pa
+
+    kind = _kind_of(sql_type)
+    if kind == "decimal" and pa.types.is_decimal(column.type) and getattr(sql_type, "scale", None) is not None:
+        column = column.cast(pa.decimal128(38, sql_type.scale))  # connectorx widens DECIMAL to scale 10
+    if kind == "int" or pa.types.is_integer(column.type):
+        return pd.array(column.to_pandas(types_mapper={column.type: pd.Int64Dtype()}.get), dtype="Int64")
+    if kind == "bool":
+        return pd.array(column.to_pandas(), dtype="boolean")
+    if kind == "float":
+        return pd.array(column.to_pandas(), dtype="Float64")
+    if kind == "datetime":
+        return pd.array(column.to_pandas().astype(DATETIME_DTYPE))
+    values = column.to_pandas()
+    if values.dtype == object:
+        values = values.where(values.notna(), None)
+    return values.array
 
 
 def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
@@ -149,6 +174,9 @@ def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
     return types
 
 
+DATETIME_DTYPE = "datetime64[us]"  # the databases' own precision, whichever reader brought the values
+
+
 def typed_array(values, sql_type) -> Any:
     """A pandas array for one column, typed by the column's SQL type where it is known."""
     kind = _kind_of(sql_type)
@@ -163,7 +191,7 @@ def typed_array(values, sql_type) -> Any:
     if kind == "decimal":
         return pd.array(_decimals(values, getattr(sql_type, "scale", None)), dtype=object)
     if kind == "datetime":
-        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").array
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").astype(DATETIME_DTYPE).array
     if kind == "date":
         return pd.array([dt.date.fromisoformat(v) if isinstance(v, str) else v for v in values], dtype=object)
     return pd.Series(values, dtype=object).infer_objects().array if len(values) else pd.array([], dtype=object)

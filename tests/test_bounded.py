@@ -73,13 +73,15 @@ def test_slow_statement_stops_at_the_timeout(slow, kind, where):
 
 
 def test_default_timeout_is_sent_with_the_one_statement(shop):
-    result = explorer.run(shop, {"from": "User", "include": ["orders"]})
+    result = explorer.run(shop, {"from": "User", "include": ["orders"]}, reader="driver")
     extra = result.execution.extra
     assert DEFAULT_TIMEOUT == 60
     if result.dialect in ("mysql", "mariadb"):
         # MariaDB: the bound travels inside the statement itself; no session state.
         assert extra["sent"] == f"SET STATEMENT max_statement_time=60.000 FOR {result.sql}"
         assert extra["setup"] == []
+        fast = explorer.run(shop, {"from": "User", "include": ["orders"]}, reader="arrow").execution.extra
+        assert fast["sent"].endswith(f"SET STATEMENT max_statement_time=60.000 FOR {result.sql}")
     elif result.dialect == "postgresql":
         assert extra["sent"] == result.sql
         again = explorer.run(shop, {"from": "User", "include": ["orders"]}).execution.extra

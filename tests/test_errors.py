@@ -253,7 +253,7 @@ def test_statement_refused_mid_query_names_the_database(server):
     compiled = type(compiled)(compiled.statement.add_columns(sa.literal_column("no_such_column")),
                               compiled.layout, compiled.query)
     with pytest.raises(explorer.ExecutionError) as caught:
-        explorer.execute(config, compiled)
+        explorer.execute(config, compiled, reader="driver")
     message = one_line(caught.value)
     assert message.startswith("Could not run the query on database 'users_and_orders' (")
     assert "a column of the query does not exist (any more)" in message

@@ -75,7 +75,9 @@ def com_select(connection) -> int:
 @pytest.mark.mysql
 @pytest.mark.parametrize("case", sorted(QUERIES))
 def test_mariadb_runs_one_statement(mysql_shop, case):
+    """The driver path (PyMySQL); tests/test_fast.py counts the Arrow path's statements."""
     config = extended(mysql_shop)
+    config.reader = "driver"
     explorer.run(config, QUERIES[case])  # connect and reflect first
     watcher = sa.create_engine(MYSQL_SERVER, poolclass=sa.pool.NullPool)
     deltas = []
@@ -94,6 +96,7 @@ def test_mariadb_runs_one_statement(mysql_shop, case):
 def test_mariadb_counter_sees_every_statement(mysql_shop):
     """The counter is a sound witness: three runs show three SELECTs."""
     config = extended(mysql_shop)
+    config.reader = "driver"
     explorer.run(config, QUERIES["has_many"])
     watcher = sa.create_engine(MYSQL_SERVER, poolclass=sa.pool.NullPool)
     deltas = []
