@@ -36,11 +36,11 @@ class Setup:
                                password=url.password or "", database=url.database, charset="utf8mb4")
 
 
-def explorer_run(setup: Setup, **options):
-    result = explorer.run(setup.config, setup.query, **options)
+def explorer_run(setup: Setup, reader: str = "driver"):
+    result = explorer.run(setup.config, setup.query, reader=reader)
     frames = result.frames
     records = result.records
-    return len(result.frame), [result.frame, *frames.values()], len(records)
+    return result.row_count, [result.frame, *frames.values()], len(records)
 
 
 def read_sql(setup: Setup):
@@ -72,6 +72,7 @@ def connectorx_read(setup: Setup):
 
 APPROACHES = {
     "explorer": explorer_run,
+    "explorer_fast": lambda setup: explorer_run(setup, reader="arrow"),
     "read_sql": read_sql,
     "limit_client": limit_client,
     "connectorx": connectorx_read,

@@ -21,8 +21,8 @@ from bench.cases import CASES
 from bench.generate import DATA
 
 APPROACHES = {  # label -> (approach, role)
-    "explorer": "(a) explorer end-to-end: run + frame + frames + records",
-    "explorer_fast": "(a') explorer with the Arrow fast path",
+    "explorer": "(a) explorer over PyMySQL: run + frame + frames + records",
+    "explorer_fast": "(a') explorer, Arrow fast path: run + frame + frames + records",
     "read_sql": "(b) the same SQL, pandas.read_sql over PyMySQL",
     "naive_merge": "(c) one query per database + pandas merges",
     "orm_joinedload": "(d) SQLAlchemy ORM joinedload (+ nested dicts)",
