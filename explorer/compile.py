@@ -24,7 +24,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
-from .compile_json import JsonCompiler, multiplies_siblings
 from .config import Config
 from .errors import QueryError
 from .tree import BoolOp, Condition, Include, Param, Query, Where
@@ -154,6 +153,8 @@ class _Compiler:
         return Compiled(statement, layout, self.query)
 
     def compile_json(self) -> Compiled:
+        from .compile_json import JsonCompiler  # the JSON strategy builds on this compiler
+
         layout = self._layout()
         statement = JsonCompiler(self, self.config, self.query, layout).statement()
         return Compiled(statement, layout, self.query, strategy="json")
@@ -361,6 +362,18 @@ def _bind(value: Any, op: str) -> Any:
 
 def _equal(left, left_keys, right, right_keys):
     return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
+
+
+def multiplies_siblings(query: Query) -> bool:
+    """True when some node has two or more child branches that each hold a to-many include."""
+
+    def has_to_many(node: Include) -> bool:
+        return node.association.to_many or any(has_to_many(c) for c in node.includes)
+
+    def check(includes) -> bool:
+        return sum(has_to_many(n) for n in includes) >= 2 or any(check(n.includes) for n in includes)
+
+    return check(query.includes)
 
 
 def _referenced_paths(where: Where | None) -> set[tuple]:

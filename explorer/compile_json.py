@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from .compile import _equal
 from .config import Config
 from .tree import Include, Query
 
@@ -49,57 +50,34 @@ class json_nested(FunctionElement):
     type = sa.JSON()
 
 
-@compiles(json_object)
-def _json_object_default(element, compiler, **kw):
-    return f"JSON_OBJECT({compiler.process(element.clauses, **kw)})"
+class json_text(FunctionElement):
+    """The top-level JSON of an include, sent as text so every driver decodes it the same way."""
+
+    inherit_cache = True
+    type = sa.Text()
 
 
-@compiles(json_object, "postgresql")
-def _json_object_postgresql(element, compiler, **kw):
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "sqlite")
-def _json_object_sqlite(element, compiler, **kw):
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_array_agg)
-def _json_array_default(element, compiler, **kw):
-    return f"JSON_ARRAYAGG({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_array_agg, "postgresql")
-def _json_array_postgresql(element, compiler, **kw):
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_array_agg, "sqlite")
-def _json_array_sqlite(element, compiler, **kw):
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_nested)
-def _json_nested_default(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(json_nested, "sqlite")
-def _json_nested_sqlite(element, compiler, **kw):
+# How each element reads per dialect (None: every other dialect); {} is the argument list.
+TEMPLATES = {
+    json_object: {None: "JSON_OBJECT({})", "postgresql": "json_build_object({})", "sqlite": "json_object({})"},
+    json_array_agg: {None: "JSON_ARRAYAGG({})", "postgresql": "json_agg({})", "sqlite": "json_group_array({})"},
     # SQLite forgets that a subquery's value is JSON; json() restores it.
-    return f"json({compiler.process(element.clauses, **kw)})"
+    json_nested: {None: "{}", "sqlite": "json({})"},
+    # psycopg would parse json itself, with floats; as text, decimals survive.
+    json_text: {None: "{}", "postgresql": "CAST({} AS TEXT)"},
+}
 
 
-def multiplies_siblings(query: Query) -> bool:
-    """True when some node has two or more child branches that each hold a to-many include."""
+def _register(element, dialect: str | None, template: str) -> None:
+    def render(clause, compiler, **kw):
+        return template.format(compiler.process(clause.clauses, **kw))
 
-    def has_to_many(node: Include) -> bool:
-        return node.association.to_many or any(has_to_many(c) for c in node.includes)
+    compiles(element, *([dialect] if dialect else []))(render)
 
-    def check(includes) -> bool:
-        return sum(has_to_many(n) for n in includes) >= 2 or any(check(n.includes) for n in includes)
 
-    return check(query.includes)
+for _element, _templates in TEMPLATES.items():
+    for _dialect, _template in _templates.items():
+        _register(_element, _dialect, _template)
 
 
 class JsonCompiler:
@@ -186,28 +164,6 @@ class _OneAlias:
         return self.alias
 
 
-def _equal(left, left_keys, right, right_keys):
-    return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
-
-
 def _sql_string(name: str) -> str:
     # JSON keys are column and association names from the config, never user values.
     return "'" + name.replace("'", "''") + "'"
-
-
-class json_text(FunctionElement):
-    """The top-level JSON of an include, sent as text so every driver decodes it the same way."""
-
-    inherit_cache = True
-    type = sa.Text()
-
-
-@compiles(json_text)
-def _json_text_default(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(json_text, "postgresql")
-def _json_text_postgresql(element, compiler, **kw):
-    # psycopg would parse json itself, with floats; as text, decimals survive.
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
