@@ -17,6 +17,9 @@ import pandas as pd
 from .compile import Compiled, NodeLayout
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # decimals stay exact; one decoder for every row
+
+
 def key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
     """For each node, the key labels of its ancestors and itself, root first."""
     chains: dict[tuple, list[str]] = {}
@@ -42,21 +45,22 @@ def json_node_tables(compiled: Compiled, labels: list[str], rows: list[tuple],
     root = layout[0]
     width = len(root.columns)
     position = {label: i for i, label in enumerate(labels)}
-    buckets: dict[tuple, list[tuple]] = {node.path: [] for node in layout[1:]}
-    own_columns = {node.path: [c for c, label in zip(node.columns, node.labels) if label not in chains[node.path]]
-                   for node in layout[1:]}
+    # Per node: the items (JSON objects) and their key chains, collected once, read column-wise.
+    items: dict[tuple, list[dict]] = {node.path: [] for node in layout[1:]}
+    item_chains: dict[tuple, list[tuple]] = {node.path: [] for node in layout[1:]}
     key_columns = {node.path: node.columns[: len(node.key_labels)] for node in layout[1:]}
 
     def walk(value, node: NodeLayout, chain: tuple) -> None:
         if value is None:
             return
         if isinstance(value, (str, bytes)):
-            value = json.loads(value, parse_float=Decimal)
+            value = _DECODER.decode(value if isinstance(value, str) else value.decode())
         for item in (value if node.to_many else [value]):
             if item is None:
                 continue
             own_chain = chain + tuple(item[c] for c in key_columns[node.path])
-            buckets[node.path].append(own_chain + tuple(item[c] for c in own_columns[node.path]))
+            items[node.path].append(item)
+            item_chains[node.path].append(own_chain)
             for child in children[node.path]:
                 walk(item.get(child.records_key), child, own_chain)
 
@@ -66,16 +70,24 @@ def json_node_tables(compiled: Compiled, labels: list[str], rows: list[tuple],
         for child in children[()]:
             walk(row[position[child.records_key]], child, chain)
 
-    tables = {(): _table(node_columns(root, chains[()]), [row[:width] for row in rows], typed)}
+    columns = transpose_rows(rows, width)
+    tables = {(): _table(node_columns(root, chains[()]), columns, typed)}
     for node in layout[1:]:
-        table = _table(node_columns(node, chains[node.path]), buckets[node.path], typed)
+        chain_width = len(chains[node.path])
+        values = [[c[i] for c in item_chains[node.path]] for i in range(chain_width)]
+        values += [[item[c] for item in items[node.path]]
+                   for c, label in zip(node.columns, node.labels) if label not in chains[node.path]]
+        table = _table(node_columns(node, chains[node.path]), values, typed)
         tables[node.path] = sort_children(table, node, chains[node.parent], compiled)
     return tables
 
 
-def _table(columns: list[str], rows: list[tuple], typed) -> pd.DataFrame:
-    values = list(zip(*rows)) if rows else [()] * len(columns)
+def _table(columns: list[str], values: list, typed) -> pd.DataFrame:
     return pd.DataFrame({label: typed(label, column) for label, column in zip(columns, values)}, columns=columns)
+
+
+def transpose_rows(rows: list[tuple], width: int) -> list[list]:
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str],
