@@ -243,7 +243,9 @@ class _Compiler:
     # -- limit on roots
 
     def _limits_roots_in_subquery(self) -> bool:
-        has_limit = self.query.limit is not None or self.query.offset is not None
+        # offset: 0 limits nothing; every picker then carries a LIMIT (MariaDB 10.11 mis-joins a
+        # GROUP BY derived table that has none, next to a nested join).
+        has_limit = self.query.limit is not None or bool(self.query.offset)
         return has_limit and any(n.association.to_many for n in self.query.walk())
 
     def _root_picker(self) -> sa.Subquery:

@@ -12,6 +12,8 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
 
 import explorer
 from explorer import demo
@@ -22,6 +24,12 @@ POSTGRES_DATABASE = "crossquery_test"
 REQUIRE_SERVERS = os.environ.get("CROSSQUERY_REQUIRE_SERVERS") == "1"
 PREFIX = f"cqtest{os.getpid()}_"
 BACKENDS = ("sqlite", "mysql", "postgresql")
+
+# CI replays the same generated examples on every run (a red CI blocks landing, so it must
+# not depend on luck); on a developer's machine hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _unavailable(what: str, exc: Exception):

@@ -220,3 +220,19 @@ def test_parameter_used_twice_on_sqlite(sqlite_shop):
     records = explorer.run(sqlite_shop, {"from": "User", "attributes": ["id"], "where": {"name": ":who"},
                                          "include": ["orders"], "limit": 2}, params={"who": "Alice"}).records
     assert [u["id"] for u in records] == [1]
+
+
+def test_offset_zero_limits_nothing(shop):
+    """Found by hypothesis on MariaDB: a root picker without LIMIT beside a nested join lost roots."""
+    from shopcases import extended
+
+    config = extended(shop)
+    query = {"from": "User", "attributes": ["id"], "strategy": "join", "include": [
+        {"orders": {"attributes": ["id"], "include": [
+            {"buyer": {"attributes": ["id"], "where": {"created_at": None}}},
+            {"lines": {"attributes": ["order_id"], "where": {"order_id": 1}}}]}},
+        {"paid_orders": {"attributes": ["id"], "where": {"created_at": {"not": None}}}}]}
+    expected = [1, 2, 3, 4, 6]
+    assert [u["id"] for u in explorer.run(config, query).records] == expected
+    assert [u["id"] for u in explorer.run(config, {**query, "offset": 0}).records] == expected
+    assert [u["id"] for u in explorer.run(config, {**query, "offset": 1}).records] == expected[1:]
