@@ -90,7 +90,6 @@ class Backend:
 
     name: ClassVar[str]
     dialect_names: ClassVar[tuple[str, ...]]
-    supports_json_aggregation: ClassVar[bool] = True
     supports_arrow: ClassVar[bool] = False  # the connectorx fast path (see explorer.fast)
     # driver error code (errno or SQLSTATE) -> kind of failure (a key of HINTS)
     error_codes: ClassVar[dict[Any, str]] = {}
