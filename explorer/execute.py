@@ -373,9 +373,13 @@ def _fetch(chunks, max_rows: int) -> list[tuple]:
     for chunk in chunks:
         rows.extend(chunk)
         if len(rows) > max_rows:
-            raise RowCapError(
-                f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
-                "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
-                "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
-            )
+            raise row_cap_error(max_rows)
     return rows
+
+
+def row_cap_error(max_rows: int) -> RowCapError:
+    return RowCapError(
+        f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
+        "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
+        "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
+    )

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from .backends import server_error
 from .compile import Compiled
 from .config import Config
-from .errors import ExecutionError, RowCapError
-from .execute import Execution, _interruptible, render
+from .errors import ExecutionError
+from .execute import Execution, _interruptible, render, row_cap_error
 
 
 class _ArrowRun:
@@ -74,10 +74,7 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
         raise server_error(database, exc, "run the query (Arrow reader) on", config.secrets, sql=sql,
                            timeout=timeout) from None
     if table.num_rows > max_rows:
-        raise RowCapError(
-            f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
-            "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
-            "query or the config, run(..., max_rows=N), or crossquery run --max-rows N).")
+        raise row_cap_error(max_rows)
     labels = [label for node in compiled.layout for label in node.labels] \
         if compiled.strategy == "join" else table.column_names
     rows = None

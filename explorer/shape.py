@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from .compile import Compiled, NodeLayout
 from .config import Config
 from .execute import Execution, Statement
-from .unnest import json_node_tables, key_chains, node_columns
+from .unnest import json_node_tables, key_chains, node_columns, transpose
 
 
 class Result(Statement):
@@ -154,15 +154,6 @@ def arrow_array(column, sql_type) -> Any:
     if values.dtype == object:
         values = values.where(values.notna(), None)
     return values.array
-
-
-def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
-    """Row tuples to one object array per column, in C (a Python zip is several times slower)."""
-    if not rows:
-        return [np.empty(0, dtype=object) for _ in range(width)]
-    matrix = np.empty((len(rows), width), dtype=object)
-    matrix[:] = rows  # element-wise, so tuples holding lists or dicts stay single values
-    return [matrix[:, i] for i in range(width)]
 
 
 def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
