@@ -30,6 +30,9 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from .errors import ConfigError, ExecutionError
 
+# Who reads a statement's rows: the DBAPI driver, connectorx into Arrow, or the best available.
+READERS = ("auto", "driver", "arrow")
+
 
 def mask_url(url: URL | str) -> str:
     """The URL as text with its password replaced by ***."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .backends import READERS
 from .errors import ExplorerError, QueryError
 
 
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="json: nested records; csv and table: the flat frame (default: table)")
     run.add_argument("--max-rows", type=int, help="stop when more joined rows than this come back")
     run.add_argument("--timeout", type=float, help="statement timeout in seconds")
-    run.add_argument("--reader", choices=("auto", "driver", "arrow"),
+    run.add_argument("--reader", choices=READERS,
                      help="who reads the rows: the DBAPI driver, or connectorx into Arrow (default auto)")
     run.set_defaults(handler=_run)
 

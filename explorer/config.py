@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError
 
 from .backends import (
+    READERS,
     Backend,
     Database,
     backend_for,
@@ -347,8 +348,8 @@ class _Loader:
 
     def reader_choice(self, top: dict) -> str | None:
         value = top.get("reader")
-        if value is not None and value not in ("auto", "driver", "arrow"):
-            raise self.error(("reader",), f"expected auto, driver or arrow, got {value!r}.")
+        if value is not None and value not in READERS:
+            raise self.error(("reader",), f"expected one of {', '.join(READERS)}, got {value!r}.")
         return value
 
     def number(self, top: dict, key: str, kind: type):

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .backends import Backend, scrub, server_error
+from .backends import READERS, Backend, scrub, server_error
 from .compile import Compiled
 from .config import Config
 from .errors import ExecutionError, QueryError, RowCapError
@@ -283,9 +283,6 @@ class _Run:
             self.backend.cancel(self.connection.engine, self.dbapi)
         except Exception as exc:  # noqa: BLE001 - cancelling is best effort; the session is dropped below
             log.warning("could not cancel the statement: %s", scrub(str(exc), []))
-
-
-READERS = ("auto", "driver", "arrow")
 
 
 def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any]) -> str:
