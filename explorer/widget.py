@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from explorer.config import Config
 from explorer.display import sql_html
 from explorer.errors import ExplorerError, QueryError
 from explorer.export import to_yaml
+from explorer.frontend import connect_frontend, insert_cell_below
 from explorer.tree import OPERATOR_ALIASES, OPERATORS, read_query
 
 COMBINATORS = ("and", "or")
@@ -375,6 +377,7 @@ class Builder:
         raw = {("from" if k == "model" else k): v for k, v in raw.items()}
         explorer.parse_query(config, raw)  # a mistake is a QueryError naming it, before any control
         self._build_controls(raw)
+        connect_frontend()
         self._ready = True
         self.refresh()
 
@@ -428,12 +431,15 @@ class Builder:
         return self.statement(self._params()).export(path, dialect=dialect, literal=literal)
 
     def insert_cell(self) -> str:
-        """Put the equivalent %%crossquery cell below the current one; return its text."""
-        from IPython import get_ipython
+        """Put the equivalent %%crossquery cell below the current one; return its text.
 
-        shell = get_ipython()
-        if shell is not None:
-            shell.set_next_input(self.cell, replace=False)
+        Where the front-end cannot insert it (a button outside JupyterLab), the cell is
+        shown in the text box to copy.
+        """
+        if insert_cell_below(self.cell):
+            self.status.value = "Inserted a %%crossquery cell below."
+        else:
+            self._show_text(lambda: self.cell, "This front-end cannot insert a cell from a button; copy this one:")
         return self.cell
 
     def node(self, path: tuple[str, ...] | str = ()) -> NodeWidget:
@@ -449,8 +455,8 @@ class Builder:
             self.preview.value = sql_html(self.sql)
         except ExplorerError as exc:
             self.preview.value = f"<pre style='color:#a00'>{html.escape(str(exc))}</pre>"
-        if self.yaml_box.layout.display != "none":
-            self.yaml_box.value = self.yaml
+        if self._shown_text is not None:  # the YAML or cell on show follows the controls
+            self.yaml_box.value = self._shown_text()
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
@@ -477,6 +483,7 @@ class Builder:
         self.offset.observe(lambda _: self.refresh(), "value")
         self.preview = w.HTML()
         self.output = w.Output()
+        self._shown_text: Callable[[], str] | None = None
         self.yaml_box = w.Textarea(layout=w.Layout(width="100%", height="12em", display="none"))
         self.status = w.Label()
         for item in _order_items(raw.get("order")):
@@ -562,12 +569,15 @@ class Builder:
 
     def _on_cell(self, _button) -> None:
         self.insert_cell()
-        self.status.value = "Inserted a %%crossquery cell below."
 
     def _on_yaml(self, _button) -> None:
+        self._show_text(lambda: self.yaml, "The query as YAML (select and copy):")
+
+    def _show_text(self, text: Callable[[], str], status: str) -> None:
+        self._shown_text = text
         self.yaml_box.layout.display = None
-        self.yaml_box.value = self.yaml
-        self.status.value = "The query as YAML (select and copy):"
+        self.yaml_box.value = text()
+        self.status.value = status
 
     def _params(self) -> dict[str, Any]:
         """Values of ``:name`` placeholders from the notebook's variables."""
