@@ -34,14 +34,19 @@ WIDGET_SECONDS = 30
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    # the files stay as copied, so every scenario starts from unexecuted cells
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 
-# True when every code cell shows "[n]:" and the kernel indicator says idle.
+# True when the kernel is idle, no cell waits ("[*]:"), and either every code cell shows
+# "[n]:" or an error stopped Run All (JupyterLab then clears the rest of the queue).
 ALL_EXECUTED_JS = """(panel) => {
   const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
       .map(e => e.textContent.trim());
   const idle = panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]');
-  return idle !== null && prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+  const stopped = panel.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+  return idle !== null && prompts.length > 0 && !prompts.includes('[*]:')
+      && (stopped !== null || prompts.every(p => /^\\[\\d+\\]:$/.test(p)));
 }"""
 
 # The notebook's panel, by path, from the application object (expose_app_in_browser).
@@ -238,7 +243,14 @@ class NotebookPage:
         status = self.page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
         if status != "idle":
             found.append(f"kernel status is {status!r}, not idle")
-        return found + self.console
+        return list(dict.fromkeys(found + self.console))  # each distinct problem once
+
+    def assert_clean(self) -> None:
+        """Fail with the problems a user would see, one per line (the first 20)."""
+        problems = self.problems()
+        if problems:
+            shown = "\n".join(f"- {problem}" for problem in problems[:20])
+            raise AssertionError(f"{self.notebook}: {len(problems)} problem(s) on the page:\n{shown}")
 
     def log_console(self) -> list[str]:
         """Messages that reached only JupyterLab's log console (e.g. a widget callback's error)."""

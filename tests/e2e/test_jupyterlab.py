@@ -21,7 +21,7 @@ COUNTS = re.compile(r"(\d+) root rows?\D+(\d+) joined rows?")
 def test_quickstart_run_all(open_notebook):
     notebook = open_notebook(QUICKSTART)
     notebook.run_all()
-    assert notebook.problems() == []
+    notebook.assert_clean()
 
     # the Mermaid diagram drew: an SVG image naming both databases, no error box
     mermaid = notebook.panel.locator(".jp-RenderedMermaid").first
@@ -56,7 +56,7 @@ def test_quickstart_run_all(open_notebook):
 def test_builder_as_a_person(open_notebook):
     notebook = open_notebook(BUILDER)
     notebook.run_all()
-    assert notebook.problems() == []
+    notebook.assert_clean()
 
     # a person scrolls back up and clicks elsewhere first: the builder's cell is not active
     notebook.code_cells.first.locator(".jp-InputPrompt").click()
@@ -108,7 +108,7 @@ def test_builder_as_a_person(open_notebook):
     header = new_cell.locator(".crossquery-result p").first
     header.wait_for()
     assert COUNTS.search(header.inner_text()).groups() == (root_rows, joined_rows)
-    assert notebook.problems() == []
+    notebook.assert_clean()
     notebook.screenshot("builder-inserted-cell", new_cell)
 
 
@@ -122,7 +122,7 @@ def test_mariadb_notebook_run_all(open_notebook):
         engine.dispose()
     notebook = open_notebook(MARIADB)
     notebook.run_all()
-    assert notebook.problems() == []
+    notebook.assert_clean()
     assert notebook.panel.locator(".jp-RenderedMermaid img").count() == 1
     shown = notebook.panel.inner_text()
     assert re.search(r"JOIN cqe2e\d+_products\.products AS `orders->products`", shown)
