@@ -140,6 +140,23 @@ def test_exports_snippet_cell_and_yaml(builder, sqlite_config_path, tmp_path):
     assert ip.rl_next_input == builder.cell  # the terminal shell's slot for set_next_input
 
 
+def test_insert_cell_from_a_button_without_jupyterlab_shows_the_cell_to_copy(builder, monkeypatch):
+    """A button callback runs on a widget message; with no JupyterLab answering (no ipylab
+    front-end here) the cell goes to the text box instead of a lost set_next_input."""
+    three_levels(builder)
+    ip = start_ipython() or get_ipython()
+    ip.rl_next_input = None
+    widget_message = {"header": {"msg_type": "comm_msg"}}
+    monkeypatch.setattr(ip, "kernel", type("Kernel", (), {"get_parent": lambda self: widget_message})(),
+                        raising=False)
+    assert builder.insert_cell() == builder.cell
+    assert ip.rl_next_input is None
+    assert builder.yaml_box.value == builder.cell and builder.yaml_box.layout.display is None
+    assert "cannot insert a cell" in builder.status.value
+    builder.node("orders").checkboxes["products"].value = False  # the box follows the controls
+    assert builder.yaml_box.value == builder.cell and "products" not in builder.yaml_box.value
+
+
 def test_inserted_cell_reproduces_the_result(builder, sqlite_config_path):
     three_levels(builder)
     ip = start_ipython() or get_ipython()
