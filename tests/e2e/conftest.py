@@ -82,7 +82,7 @@ def browser(tmp_path_factory):
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1800})
         context.set_default_timeout(60_000)
         yield context
         context.close()

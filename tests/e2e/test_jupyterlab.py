@@ -79,6 +79,17 @@ def test_builder_as_a_person(open_notebook):
     _wait_text(preview, "products.products")
     sql = preview.inner_text()
     assert "users_and_orders.order_products" in sql and "LEFT OUTER JOIN" in sql
+
+    # a where row on orders, typed key by key: the value stays a bound parameter
+    builder.get_by_role("button", name="+ condition").nth(1).click()  # the root's, then orders'
+    placeholder = "value, [a, b] or :variable"
+    value = builder.get_by_placeholder(placeholder)
+    row = builder.locator(".widget-hbox", has=notebook.page.get_by_placeholder(placeholder)).last
+    row.locator("select").first.select_option("status")
+    value.press_sequentially("paid")
+    _wait_text(preview, "orders.status = ?")
+    assert "paid" not in preview.inner_text()
+    assert "\nJOIN users_and_orders.orders" in preview.inner_text()  # a where makes it required
     notebook.screenshot("builder-preview", builder)
 
     # Run: the status line and the result tables appear under the builder
@@ -86,6 +97,7 @@ def test_builder_as_a_person(open_notebook):
     status = builder.locator(".widget-label", has_text="Ran:")
     status.wait_for()
     root_rows, joined_rows = COUNTS.search(status.inner_text()).groups()
+    assert (root_rows, joined_rows) == ("5", "11")  # the demo: 5 users with paid orders, 11 rows
     result = builder.locator(".widget-output .crossquery-result")
     result.locator("table.dataframe").first.wait_for()
     assert result.locator("table.dataframe").first.locator("tbody tr").count() == int(joined_rows)
@@ -101,6 +113,7 @@ def test_builder_as_a_person(open_notebook):
     source = new_cell.locator(".jp-InputArea-editor").inner_text()
     assert source.startswith("%%crossquery")
     assert "from: User" in source and "orders:" in source and "products" in source
+    assert "status: paid" in source
     assert notebook.log_console() == []  # the click raised nothing into the log console
 
     # run the new cell: the same row counts
