@@ -88,7 +88,7 @@ class JupyterLab:
         self.token = secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = ARTIFACTS / "jupyterlab.log"
-        # A copy: JupyterLab saves open notebooks, and the repository's must stay output-free.
+        # A copy: the repository's notebooks stay untouched whatever a scenario does to them.
         shutil.copytree(notebooks, self.root / "notebooks")
         self.env = {**os.environ, **(env or {})}
         for name in ("config", "data", "runtime", "ipython"):
@@ -117,9 +117,9 @@ class JupyterLab:
 
     def start(self) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        log = self.log_path.open("w")
-        self.process = subprocess.Popen(self.command(), cwd=self.root, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        with self.log_path.open("w") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(self.command(), cwd=self.root, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -11,14 +11,14 @@ import nbformat
 BROKEN_CELLS = [
     'print("fine")',
     # a widget whose callback raises: JupyterLab shows that only in its log console
-    "import ipywidgets as w\n"
-    'button = w.Button(description="Boom")\n'
-    'button.on_click(lambda _: 1 / 0)\n'
-    "button",
+    ("import ipywidgets as w\n"
+     'button = w.Button(description="Boom")\n'
+     'button.on_click(lambda _: 1 / 0)\n'
+     "button"),
     # a widget view whose model the front-end never heard of
-    "from IPython.display import display\n"
-    'display({"application/vnd.jupyter.widget-view+json":'
-    ' {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}}, raw=True)',
+    ("from IPython.display import display\n"
+     'display({"application/vnd.jupyter.widget-view+json":'
+     ' {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}}, raw=True)'),
     'raise RuntimeError("a cell that fails")',
     'print("never reached: Run All stops at the error")',
 ]
