@@ -24,7 +24,7 @@ BROKEN_CELLS = [
 ]
 
 
-def test_every_kind_of_problem_is_reported(jupyterlab, open_notebook):
+def test_every_kind_of_problem_is_reported(open_notebook, jupyterlab):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in BROKEN_CELLS]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -53,7 +53,7 @@ def test_quickstart_run_all(open_notebook):
     assert "Fountain pen" in products.locator("table.dataframe").inner_text()
 
 
-def test_builder_as_a_person(open_notebook):
+def test_builder_as_a_person(open_notebook, jupyterlab):
     notebook = open_notebook(BUILDER)
     notebook.run_all()
     notebook.assert_clean()
@@ -103,6 +103,16 @@ def test_builder_as_a_person(open_notebook):
     assert result.locator("table.dataframe").first.locator("tbody tr").count() == int(joined_rows)
     assert f"{root_rows} root rows" in result.locator("p").first.inner_text()
     notebook.screenshot("builder-run", builder)
+
+    # the other exports: the YAML to copy, and a .sql snippet beside the notebook
+    builder.get_by_role("button", name="Show YAML", exact=True).click()
+    yaml_box = builder.locator("textarea")
+    yaml_box.wait_for()
+    assert "from: User" in yaml_box.input_value() and "status: paid" in yaml_box.input_value()
+    builder.get_by_role("button", name="Write .sql", exact=True).click()
+    builder.locator(".widget-label", has_text="Wrote").wait_for()
+    snippet = (jupyterlab.root / "notebooks" / "query.sql").read_text()
+    assert "ONE statement" in snippet and "orders.status = ?" in snippet and "'paid'" in snippet
 
     # Insert cell: a new %%crossquery cell appears right below the builder's cell
     cells_before = notebook.code_cells.count()
