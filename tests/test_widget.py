@@ -8,7 +8,12 @@ from IPython import get_ipython
 from IPython.testing.globalipapp import start_ipython
 
 import explorer
-from explorer.widget import conditions_to_where, format_value, parse_value, where_to_conditions
+from explorer.builder_state import (
+    conditions_to_where,
+    format_value,
+    parse_value,
+    where_to_conditions,
+)
 
 
 @pytest.fixture
