@@ -157,6 +157,12 @@ class NotebookPage:
         self.notebook = notebook
         self.console: list[str] = []
         page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
+        page.on("console", self._on_console)
+
+    def _on_console(self, message) -> None:
+        # JupyterLab logs a widget model it cannot create (a missing front-end) only here
+        if message.type == "error":
+            self.console.append(f"browser console error: {message.text[:500]}")
 
     @property
     def panel(self):

@@ -117,6 +117,8 @@ def test_builder_as_a_person(open_notebook, jupyterlab):
     # Insert cell: a new %%crossquery cell appears right below the builder's cell
     cells_before = notebook.code_cells.count()
     builder.get_by_role("button", name="Insert cell", exact=True).click()
+    answer = builder.locator(".widget-label").filter(has_text=re.compile("Inserted|cannot insert"))
+    assert answer.inner_text() == "Inserted a %%crossquery cell below.", notebook.problems()
     notebook.page.wait_for_function("([panel, n]) => panel.querySelectorAll('.jp-CodeCell').length > n",
                                     arg=[notebook.panel.element_handle(), cells_before])
     new_cell = cell.locator("xpath=following-sibling::div[contains(@class, 'jp-CodeCell')][1]")
