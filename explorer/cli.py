@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     except ExplorerError as exc:
         print(f"crossquery: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("crossquery: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a QueryInterrupted says what happened on the server
+        print("crossquery: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
 
 

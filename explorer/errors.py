@@ -30,6 +30,17 @@ class RowCapError(ExecutionError):
     """More joined rows came back than ``max_rows`` allows; the statement was stopped."""
 
 
+class QueryInterrupted(KeyboardInterrupt):
+    """Ctrl-C, or the notebook's stop button, during a statement; the server was told to stop it.
+
+    Still a KeyboardInterrupt, so Run All stops at this cell; IPython shows the one line
+    from ``_render_traceback_`` instead of a traceback through the executor's threads.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean: a, b?' for close matches, or the list of choices when none is close."""
     choices = sorted(set(choices))

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from .backends import READERS, Backend, scrub, server_error
 from .compile import Compiled
 from .config import Config
-from .errors import ExecutionError, QueryError, RowCapError
+from .errors import ExecutionError, QueryError, QueryInterrupted, RowCapError
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ROWS = 2_000_000
@@ -336,26 +336,34 @@ def _interruptible(run: _Run):
         while not done.wait(0.05):
             pass
     except KeyboardInterrupt:
-        if not done.is_set():
-            run.cancel()
-            _wait_idle(run, done)
-        raise
+        if done.is_set():
+            raise
+        run.cancel()
+        if _wait_idle(run, done):
+            raise QueryInterrupted("the statement was cancelled on the server, and nothing of it "
+                                   "is left running there.") from None
+        raise QueryInterrupted("the server did not stop the statement within 10 s, so its session "
+                               "was closed; check the server's process list.") from None
     if "error" in outcome:
         raise outcome.pop("error")
     return outcome["value"]
 
 
-def _wait_idle(run: _Run, done: threading.Event, seconds: float = 10.0) -> None:
-    """Wait for the cancelled statement to end; drop the session if it does not (or on a 2nd Ctrl-C)."""
+def _wait_idle(run: _Run, done: threading.Event, seconds: float = 10.0) -> bool:
+    """Wait for the cancelled statement to end; drop the session if it does not (or on a 2nd Ctrl-C).
+
+    True when the statement ended within ``seconds``.
+    """
     deadline = time.monotonic() + seconds
     try:
         while not done.wait(0.05):
             if time.monotonic() > deadline:
                 run.abandon()
-                return
+                return False
     except KeyboardInterrupt:
         run.abandon()
         raise
+    return True
 
 
 def _quietly(action) -> None:

@@ -148,11 +148,14 @@ def test_ctrl_c_cancels_on_the_server_and_keeps_the_session(slow, kind, interrup
     started = time.monotonic()
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as interrupted:
             explorer.run(slow, slow_query(), timeout=30)
     finally:
         timer.cancel()
     assert time.monotonic() - started < 3
+    # IPython shows one line, not a traceback through the executor's threads
+    assert interrupted.value._render_traceback_() == [
+        "KeyboardInterrupt: the statement was cancelled on the server, and nothing of it is left running there."]
     assert_server_idle(kind)
     assert_usable(slow)
 

@@ -204,7 +204,15 @@ class NotebookPage:
             "([cell, before]) => { const p = cell.querySelector('.jp-InputPrompt').textContent.trim();"
             " return /^\\[\\d+\\]:$/.test(p) && p !== before; }",
             arg=[cell.element_handle(), before], timeout=RUN_SECONDS * 1000)
-        self.wait_executed()
+        self.wait_idle()
+
+    def wait_idle(self) -> None:
+        """Wait until the kernel indicator says idle and no cell waits to run."""
+        self.page.wait_for_function(
+            "(panel) => panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null"
+            " && ![...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+            ".some(e => e.textContent.trim() === '[*]:')",
+            arg=self.panel.element_handle(), timeout=RUN_SECONDS * 1000)
 
     def wait_widgets(self) -> dict:
         """Wait until no widget says "Loading widget..." (or give up); return the counts."""
