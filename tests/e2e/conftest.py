@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import MYSQL_SERVER
+from conftest import MYSQL_SERVER, _unavailable
 
 from e2e.lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookPage
 
@@ -108,6 +108,19 @@ def open_notebook(browser, jupyterlab, request):
             page.screenshot(f"{test_name}-end{number or ''}")
         finally:
             page.page.close()
+
+
+@pytest.fixture
+def mariadb():
+    """An engine on the MariaDB/MySQL server the notebooks use (skip or fail without one)."""
+    engine = sa.create_engine(MYSQL_SERVER)
+    try:
+        engine.connect().close()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        engine.dispose()
+        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)

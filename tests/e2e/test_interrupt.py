@@ -11,7 +11,6 @@ import time
 
 import nbformat
 import sqlalchemy as sa
-from conftest import MYSQL_SERVER, _unavailable
 
 SETUP = """\
 import os
@@ -37,12 +36,7 @@ RUNNING = sa.text("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                   "WHERE COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO LIKE :statement")
 
 
-def test_interrupt_button_stops_the_query_on_the_server(open_notebook, jupyterlab):
-    engine = sa.create_engine(MYSQL_SERVER)
-    try:
-        engine.connect().close()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
+def test_interrupt_button_stops_the_query_on_the_server(mariadb, open_notebook, jupyterlab):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in (SETUP, SLOW, AFTER)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -53,22 +47,19 @@ def test_interrupt_button_stops_the_query_on_the_server(open_notebook, jupyterla
     page.run_cell(setup)
     slow.locator(".jp-InputPrompt").click()
     page.page.keyboard.press("Control+Enter")
-    try:
-        _wait_until(lambda: _running(engine) == 1, "the slow query to reach the server")
-        page.page.locator('jp-button[data-command="notebook:interrupt-kernel"]').click()
-        slow.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').wait_for()
-        page.wait_idle()
-        shown = slow.locator(".jp-OutputArea").inner_text().strip()
-        assert shown == ("KeyboardInterrupt: the statement was cancelled on the server, "
-                         "and nothing of it is left running there.")  # one line, no traceback
-        assert _running(engine) == 0  # stopped on the server, not only in the kernel
-        page.screenshot("interrupt", slow)
+    _wait_until(lambda: _running(mariadb) == 1, "the slow query to reach the server")
+    page.page.locator('jp-button[data-command="notebook:interrupt-kernel"]').click()
+    slow.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').wait_for()
+    page.wait_idle()
+    shown = slow.locator(".jp-OutputArea").inner_text().strip()
+    assert shown == ("KeyboardInterrupt: the statement was cancelled on the server, "
+                     "and nothing of it is left running there.")  # one line, no traceback
+    assert _running(mariadb) == 0  # stopped on the server, not only in the kernel
+    page.screenshot("interrupt", slow)
 
-        page.run_cell(after)
-        assert after.locator(".jp-OutputArea").inner_text().strip().endswith("7")
-        assert page.log_console() == []
-    finally:
-        engine.dispose()
+    page.run_cell(after)
+    assert after.locator(".jp-OutputArea").inner_text().strip().endswith("7")
+    assert page.log_console() == []
 
 
 def _running(engine) -> int:

@@ -9,9 +9,6 @@ import base64
 import re
 import urllib.parse
 
-import sqlalchemy as sa
-from conftest import MYSQL_SERVER, _unavailable
-
 QUICKSTART = "notebooks/01_quickstart.ipynb"
 MARIADB = "notebooks/02_mysql_cross_database.ipynb"
 BUILDER = "notebooks/03_visual_builder.ipynb"
@@ -137,14 +134,7 @@ def test_builder_as_a_person(open_notebook, jupyterlab):
     notebook.screenshot("builder-inserted-cell", new_cell)
 
 
-def test_mariadb_notebook_run_all(open_notebook):
-    engine = sa.create_engine(MYSQL_SERVER)
-    try:
-        engine.connect().close()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
-    finally:
-        engine.dispose()
+def test_mariadb_notebook_run_all(mariadb, open_notebook):
     notebook = open_notebook(MARIADB)
     notebook.run_all()
     notebook.assert_clean()
