@@ -191,9 +191,8 @@ class NotebookPage:
             self.page.get_by_role("menuitem", name=label, exact=True).click()
 
     def wait_executed(self) -> None:
-        self.panel.element_handle().wait_for_element_state("visible")
-        self.page.wait_for_function(f"({ALL_EXECUTED_JS})(document.querySelector("
-                                    "'.jp-NotebookPanel:not(.lm-mod-hidden)'))", timeout=RUN_SECONDS * 1000)
+        self.page.wait_for_function(ALL_EXECUTED_JS, arg=self.panel.element_handle(),
+                                    timeout=RUN_SECONDS * 1000)
 
     def run_cell(self, cell) -> None:
         """Select a cell and press Ctrl+Enter (run in place), as a person would; wait for its prompt."""
