@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import decimal
-import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
-from .backends import READERS
+from .backends import READERS, scrub
 from .errors import ExplorerError, QueryError
+from .shape import column_types
+from .textout import frame_csv, frame_table, records_json
+
+__all__ = ["main", "parse_params", "records_json", "render_result"]
+
+# Servers whose driver parses JSON columns (psycopg); PyMySQL and sqlite3 give the stored text.
+PARSED_JSON_DIALECTS = ("postgresql",)
+INTERNAL_ERROR = ("crossquery: internal error (this is a bug in crossquery explorer; please report "
+                  "it with the command you ran; CROSSQUERY_DEBUG=1 shows the traceback): ")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # a QueryInterrupted says what happened on the server
         print("crossquery: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `crossquery run ... | head`: the reader left, nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        debug = os.environ.get("CROSSQUERY_DEBUG", "") not in ("", "0")
+        print(internal_error(exc, debug), file=sys.stderr)
+        return 2
+
+
+def internal_error(exc: BaseException, debug: bool = False) -> str:
+    """What the CLI prints for an exception it did not expect: one line, or the traceback.
+
+    Either way a ``user:password@`` in a URL is masked.
+    """
+    if debug:
+        return scrub("".join(traceback.format_exception(exc)), []).rstrip("\n")
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return INTERNAL_ERROR + scrub(f"{type(exc).__name__}: {message}", [])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,26 +131,20 @@ def _run(args) -> None:
 
 
 def render_result(result, fmt: str) -> str:
+    """``result`` as the text ``run --format`` prints (SPEC "Exact values")."""
     if fmt == "json":
         return records_json(result.records)
     if fmt == "csv":
-        return result.frame.to_csv(index=False).rstrip("\n")
-    return result.frame.to_string(index=False)
+        return frame_csv(result.frame, json_columns(result)).rstrip("\n")
+    return frame_table(result.frame)
 
 
-def records_json(records: list[dict]) -> str:
-    """Records as JSON: dates as ISO strings, decimals as numbers."""
-    return json.dumps(records, default=_json_value, ensure_ascii=False, indent=2)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+def json_columns(result) -> list[str]:
+    """Frame columns holding parsed JSON documents, which CSV writes as JSON text throughout."""
+    if result.dialect not in PARSED_JSON_DIALECTS:
+        return []
+    types = column_types(result.config, result.compiled)
+    return [label for label, sql_type in types.items() if isinstance(sql_type, sa.JSON)]
 
 
 def _demo(args) -> None:
@@ -143,10 +164,10 @@ def _demo(args) -> None:
     print(result.to_sql())
     print(f"\nparams: {result.params}")
     print(f"\nresult.frame ({len(result.frame)} joined rows):\n")
-    print(result.frame.to_string(index=False))
+    print(frame_table(result.frame))
     for name, frame in result.frames.items():
         print(f"\nresult.frames[{name!r}] ({len(frame)} rows):\n")
-        print(frame.to_string(index=False))
+        print(frame_table(frame))
     print("\nresult.records[0]:\n")
     print(records_json(result.records[:1]))
 

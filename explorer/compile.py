@@ -26,6 +26,7 @@ from sqlalchemy.sql import FromClause
 
 from .config import Config
 from .errors import QueryError
+from .kinds import json_encoding, server_dialect
 from .tree import BoolOp, Condition, Include, Param, Query, Where
 
 
@@ -37,10 +38,11 @@ class NodeLayout:
     frame_name: str                 # the key in Result.frames
     model: str
     to_many: bool
-    columns: tuple[str, ...]        # column names, in output order
+    columns: tuple[str, ...]        # column names, in output order (keys first)
     labels: tuple[str, ...]         # their labels in the flat frame
     key_labels: tuple[str, ...]     # labels of the primary key columns
     parent: tuple[str, ...] | None  # parent path, None for the root
+    shown: tuple[str, ...] = ()     # the columns records show: the listed attributes, in their order
 
     @property
     def records_key(self) -> str:
@@ -69,26 +71,46 @@ def compile_query(config: Config, query: Query) -> Compiled:
     join would multiply side-by-side to-many branches, and ``join`` otherwise.
     """
     compiler = _Compiler(config, query)
-    if choose_strategy(query) == "json":
+    if choose_strategy(query, json_unfit(config, query)) == "json":
         return compiler.compile_json()
     return compiler.compile()
 
 
-def choose_strategy(query: Query) -> str:
-    """``join`` or ``json`` for this query (see compile_json for what json can express)."""
+def choose_strategy(query: Query, unfit: list[str] = ()) -> str:
+    """``join`` or ``json`` for this query (see compile_json for what json can express).
+
+    ``unfit``: the included columns JSON cannot carry exactly (see ``json_unfit``).
+    """
     nested_where = bool(_referenced_paths(query.where))
     to_one_order = any(ref.path and not query.node(ref.path).association.to_many for ref, _ in query.order)
     if query.strategy == "json":
         if nested_where or to_one_order:
             raise QueryError("strategy: json keeps each include inside its parent's row, so it cannot apply "
                              "$nested$ filters or order roots by an included to-one column; use strategy: join.")
+        if unfit:
+            raise QueryError(f"strategy: json cannot carry {', '.join(unfit)} exactly inside JSON (no "
+                             "exact JSON form is known for its type); use strategy: join (or auto).")
         return "json"
     # Auto keeps the join whenever json would read differently: $nested$ filters, or roots
-    # ordered by an included column (json orders roots by their own columns, lists by theirs).
+    # ordered by an included column (json orders roots by their own columns, lists by theirs),
+    # or a column that JSON cannot carry exactly.
     nested_order = any(ref.path for ref, _ in query.order)
-    if query.strategy == "auto" and multiplies_siblings(query) and not (nested_where or nested_order):
+    if query.strategy == "auto" and multiplies_siblings(query) and not (nested_where or nested_order or unfit):
         return "json"
     return "join"
+
+
+def json_unfit(config: Config, query: Query) -> list[str]:
+    """Included columns the JSON strategy cannot carry exactly on the server that runs the query."""
+    dialect = server_dialect(config.databases[config.models[query.model].database].url.get_backend_name())
+    unfit = []
+    for include in query.walk():
+        table = config.table(include.model)
+        pk = config.models[include.model].primary_key
+        for column in dict.fromkeys((*pk, *include.attributes)):
+            if json_encoding(table.c[column].type, dialect) is None:
+                unfit.append(f"{label_for(include.path, column)} ({table.c[column].type!r})")
+    return unfit
 
 
 NO_LIMIT = 2**62  # "all the rows" for an offset without a limit in the root picker
@@ -182,6 +204,7 @@ class _Compiler:
             labels=tuple(label_for(path, c) for c in columns),
             key_labels=tuple(label_for(path, c) for c in pk),
             parent=parent,
+            shown=tuple(attributes),
         )
 
     # -- joins

@@ -26,6 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from .compile import _equal
 from .config import Config
+from .kinds import CHUNK, json_encoding
 from .tree import Include, Query
 
 
@@ -45,6 +46,13 @@ class json_array_agg(FunctionElement):
 
 class json_nested(FunctionElement):
     """A JSON value produced by a subquery, kept as JSON (not a string) inside a parent object."""
+
+    inherit_cache = True
+    type = sa.JSON()
+
+
+class json_exact(FunctionElement):
+    """A column inside a JSON object, encoded so that it comes back exactly (see kinds.json_encoding)."""
 
     inherit_cache = True
     type = sa.JSON()
@@ -78,6 +86,34 @@ def _register(element, dialect: str | None, template: str) -> None:
 for _element, _templates in TEMPLATES.items():
     for _dialect, _template in _templates.items():
         _register(_element, _dialect, _template)
+
+# json_exact per encoding and dialect (None: MySQL/MariaDB and every other dialect).
+ENCODINGS = {
+    None: {"plain": "{}", "text": "CAST({} AS CHAR)", "hex": "HEX(CAST({} AS BINARY))"},
+    "postgresql": {"plain": "{}", "text": "CAST({} AS TEXT)", "output": "{}"},
+    # SQLite's json_object() writes reals with 15 digits and refuses blobs: tag both.
+    "sqlite": {"tagged": "CASE typeof({0}) WHEN 'real' THEN json_array('r', printf('%!.17g', {0})) "
+                         "WHEN 'blob' THEN json_array('b', hex({0})) ELSE {0} END"},
+}
+
+
+def _register_exact(dialect: str | None, templates: dict[str, str]) -> None:
+    def render(clause, compiler, **kw):
+        column = list(clause.clauses)[0]
+        encoding = json_encoding(column.type, dialect or "mysql")
+        if encoding not in templates:
+            raise sa.exc.CompileError(f"the JSON strategy cannot carry column {column.name!r} "
+                                      f"({column.type}) exactly on {compiler.dialect.name}")
+        return templates[encoding].format(compiler.process(column, **kw))
+
+    compiles(json_exact, *([dialect] if dialect else []))(render)
+
+
+for _dialect, _templates in ENCODINGS.items():
+    _register_exact(_dialect, _templates)
+
+# PostgreSQL's json_build_object and SQLite's json_object take at most 100 arguments.
+MAX_PAIRS = 40
 
 
 class JsonCompiler:
@@ -141,17 +177,25 @@ class JsonCompiler:
 
     def include_value(self, include: Include, parent):
         from_clause, target, conditions = self.source(include, parent)
-        pairs = []
-        for column in self.columns[include.path]:
-            pairs += [sa.literal_column(_sql_string(column)), target.c[column]]
-        for child in include.includes:
-            pairs += [sa.literal_column(_sql_string(child.name)), json_nested(self.include_value(child, target))]
-        value = json_object(*pairs)
+        pairs = [(column, json_exact(target.c[column])) for column in self.columns[include.path]]
+        pairs += [(child.name, json_nested(self.include_value(child, target))) for child in include.includes]
+        value = _object(pairs)
         query = sa.select(json_array_agg(value) if include.association.to_many else value)
         query = query.select_from(from_clause).where(*conditions)
         if not include.association.to_many:
             query = query.limit(1)
         return query.scalar_subquery()
+
+
+def _object(pairs: list[tuple[str, object]]):
+    """JSON_OBJECT of (key, value) pairs; a wide one as an object of chunks (see unnest.unchunk)."""
+    if len(pairs) > MAX_PAIRS:
+        chunks = [pairs[i:i + MAX_PAIRS] for i in range(0, len(pairs), MAX_PAIRS)]
+        return _object([(f"{CHUNK}{i}", _object(chunk)) for i, chunk in enumerate(chunks)])
+    arguments = []
+    for key, value in pairs:
+        arguments += [sa.literal_column(_sql_string(key)), value]
+    return json_object(*arguments)
 
 
 class _OneAlias:

@@ -83,7 +83,7 @@ def params_html(params: dict[str, Any]) -> str:
 def frame_html(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     """A DataFrame as an HTML table, cut to its first ``rows`` rows with a note saying so."""
     shown = frame.head(rows)
-    table = shown.to_html(index=False, na_rep="NULL", border=0, classes="dataframe")
+    table = shown.to_html(index=False, na_rep="<NA>", border=0, classes="dataframe")
     if len(frame) > rows:
         table += f'<p style="{_STYLE}"><i>First {rows} of {len(frame):,} rows shown.</i></p>'
     return table

@@ -43,9 +43,14 @@ class Execution:
     extra: dict = field(default_factory=dict)
     arrow: Any = None  # a pyarrow.Table from the fast path
     reader: str = "driver"
+    # Column-wise values, one sequence per label, each value exactly what the server's own
+    # DBAPI driver returns for it (the Arrow reader converts to these); None: use ``rows``.
+    columns: list | None = None
 
     @property
     def row_count(self) -> int:
+        if self.columns is not None:
+            return len(self.columns[0]) if self.columns else 0
         return self.arrow.num_rows if self.arrow is not None else len(self.rows)
 
 
@@ -211,7 +216,8 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     sql, shown_params, _, driver_params = _render(config, compiled, values, engine.dialect)
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT
     max_rows = max_rows or compiled.query.max_rows or config.max_rows or DEFAULT_MAX_ROWS
-    if choose_reader(backend, reader or config.reader, shown_params) == "arrow":
+    if choose_reader(backend, reader or config.reader, shown_params,
+                     unfit=lambda: _arrow_unfit(config, compiled)) == "arrow":
         from .fast import execute_arrow
 
         return execute_arrow(config, compiled, values, databases, timeout, max_rows)
@@ -285,12 +291,14 @@ class _Run:
             log.warning("could not cancel the statement: %s", scrub(str(exc), []))
 
 
-def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any]) -> str:
+def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], unfit=lambda: []) -> str:
     """``driver`` (PyMySQL, psycopg, sqlite3) or ``arrow`` (connectorx) for this statement.
 
-    ``auto`` takes Arrow only where it keeps every promise of the driver path, bound
-    parameters included: connectorx has no parameter API, so a statement with values
-    goes through the driver unless ``reader: arrow`` asks to inline them as SQL literals.
+    ``auto`` takes Arrow only where it keeps every promise of the driver path: bound
+    parameters (connectorx has no parameter API, so a statement with values goes through
+    the driver unless ``reader: arrow`` asks to inline them as SQL literals) and exact
+    values (``unfit()`` lists the columns connectorx cannot carry exactly; an explicit
+    ``reader: arrow`` refuses those in ``execute_arrow``).
     """
     wanted = wanted or "auto"
     if wanted not in READERS:
@@ -299,9 +307,15 @@ def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any]) 
     if wanted == "arrow" and not available:
         raise ExecutionError("reader: arrow needs connectorx (pip install 'crossquery-explorer[fast]') "
                              f"and a MySQL/MariaDB server; this is {backend.name}.")
-    if wanted == "arrow" or (wanted == "auto" and available and not values):
+    if wanted == "arrow" or (wanted == "auto" and available and not values and not unfit()):
         return "arrow"
     return "driver"
+
+
+def _arrow_unfit(config: Config, compiled: Compiled) -> list[str]:
+    from .fast import arrow_unfit  # fast builds on this module
+
+    return arrow_unfit(config, compiled)
 
 
 def _has_connectorx() -> bool:

@@ -9,27 +9,159 @@ the same statement into Arrow columns. It keeps the driver path's promises:
 * timeout: the same bounded statement as the driver path (``SET STATEMENT ... FOR``);
 * row cap: ``sql_select_limit`` stops the server after max_rows + 1 rows;
 * Ctrl-C: the statement carries a marker comment, and KILL QUERY finds it by it;
-* secrets: connectorx errors are scrubbed of the password.
+* secrets: connectorx errors are scrubbed of the password;
+* exact values: only columns whose type connectorx carries exactly are read here
+  (``arrow_unfit``), and the Arrow columns are turned back into what PyMySQL
+  returns for them (``Execution.columns``).
 
 connectorx has no parameter API, so values are inlined as SQL literals by
 SQLAlchemy with the server's own escaping rules. ``reader: auto`` therefore
 takes this path only for statements without values; ``reader: arrow`` asks
 for it always.
+
+What connectorx 0.4.6 does with MariaDB 10.11's types (it reads with the binary
+protocol; the truth is PyMySQL's text protocol), as measured for the allow-list below:
+
+* integers: exact (int8 ... int64, uint8 ... uint64);
+* ``DOUBLE``: exact (the text protocol prints the shortest round-trip digits);
+  ``DOUBLE(M,D)`` is not: the text protocol shows D decimals, the binary one the
+  stored double (-0.061754 vs -0.061753999999999976);
+* ``FLOAT``: widened to double (3.14159 -> 3.141590118408203);
+* ``DECIMAL(p,s)``: parsed into rust_decimal (96 bits) and rescaled to scale 10:
+  exact only for s <= 10 and p - s <= 18 (then cast back to scale s here); a
+  larger scale is rounded silently, more integer digits fail or panic;
+* ``DATE``, ``DATETIME``, ``TIMESTAMP``: exact (microseconds, years 1000-9999,
+  the session's time zone as PyMySQL sees it), but a zero date ('0000-00-00')
+  panics, where PyMySQL returns the text: that run fails with ``ArrowReadError``;
+* ``TIME``: panics outside 00:00:00-23:59:59.999999;
+* text, ENUM, SET, MariaDB JSON (LONGTEXT): exact;
+* ``YEAR``, ``BIT``, ``BLOB``/``BINARY``/``VARBINARY``, ``BIGINT UNSIGNED``: exact too,
+  but kept off the fast path for now (the shaping code reads ``Execution.arrow``
+  for speed and does not handle them yet; see ``_HELD_BACK``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.sql.expression import ColumnClause
 
 from .backends import server_error
 from .compile import Compiled
 from .config import Config
 from .errors import ExecutionError
 from .execute import Execution, _interruptible, render, row_cap_error
+
+# Decimals: connectorx keeps s <= 10 fraction digits and p - s <= 18 integer digits exactly.
+DECIMAL_MAX_SCALE = 10
+DECIMAL_MAX_INTEGER_DIGITS = 18
+
+_SIGNED_INTEGERS = (mysql.TINYINT, mysql.SMALLINT, mysql.MEDIUMINT, mysql.INTEGER, mysql.BIGINT)
+_UNSIGNED_INTEGERS = (mysql.TINYINT, mysql.SMALLINT, mysql.MEDIUMINT, mysql.INTEGER)  # fit int64
+_TEXT = (mysql.CHAR, mysql.VARCHAR, mysql.NCHAR, mysql.NVARCHAR, mysql.TINYTEXT, mysql.TEXT,
+         mysql.MEDIUMTEXT, mysql.LONGTEXT, mysql.ENUM, mysql.SET)
+_DECIMALS = (mysql.DECIMAL, mysql.NUMERIC)
+# Verified exact through connectorx, but not offered until the shaping code reads them exactly.
+_HELD_BACK = (mysql.YEAR, mysql.BIT, mysql.BLOB, mysql.TINYBLOB, mysql.MEDIUMBLOB, mysql.LONGBLOB,
+              mysql.BINARY, mysql.VARBINARY)
+
+# Why a column is refused, by type (the first match wins).
+_REASONS = (
+    (mysql.FLOAT, "connectorx widens FLOAT to double"),
+    ((mysql.DOUBLE, mysql.REAL), "connectorx gives the stored double, not the D decimals PyMySQL shows"),
+    (_DECIMALS, (f"connectorx keeps at most {DECIMAL_MAX_SCALE} decimals and "
+                 f"{DECIMAL_MAX_INTEGER_DIGITS} integer digits exactly")),
+    (sa.Time, "connectorx fails on durations outside 00:00-24:00"),
+    (mysql.BIGINT, "not offered on the Arrow reader yet (values past 2**63)"),
+    (_HELD_BACK, "not offered on the Arrow reader yet"),
+)
+
+
+class ArrowReadError(ExecutionError):
+    """connectorx failed to read or convert a value that the driver reads (a zero date, say).
+
+    ``kind`` is ``"arrow_value"``: the statement is fine, the driver path reads it.
+    """
+
+    kind = "arrow_value"
+
+
+# -- which columns the Arrow reader may carry
+
+
+def arrow_unfit(config: Config, compiled: Compiled) -> list[str]:
+    """The labels of the statement's columns that connectorx cannot carry exactly (empty: all fit).
+
+    Decided from the reflected SQLAlchemy types of ``compiled.statement``'s columns
+    against an allow-list verified on MariaDB 10.11 (see the module doc). A column
+    that is not a plain table column (an expression, an aggregate) is unfit, since
+    its SQLAlchemy type need not be what the server sends; the JSON strategy's
+    include columns are JSON text, which connectorx passes through as the driver does.
+    """
+    return [label for label, column in compiled.statement.selected_columns.items()
+            if not _fits(column)]
+
+
+def arrow_refusal(compiled: Compiled, labels: Sequence[str]) -> ExecutionError:
+    """The error for ``reader: arrow`` on a statement with the unfit columns ``labels``."""
+    columns = compiled.statement.selected_columns
+    described = [f"{label} ({_describe(columns[label])})" if label in columns else label for label in labels]
+    return ExecutionError(
+        f"reader: arrow cannot carry these columns exactly: {', '.join(described)}; "
+        "use reader: driver (or auto, which reads them with the driver)."
+    )
+
+
+def _fits(column) -> bool:
+    from .compile_json import json_text
+
+    element = getattr(column, "element", column)  # a Label's column
+    if isinstance(element, json_text):
+        return True  # the JSON strategy's include: text (or bytes), passed through unchanged
+    if not isinstance(element, ColumnClause) or getattr(element, "is_literal", False):
+        return False
+    return _type_fits(column.type)
+
+
+def _type_fits(sql_type) -> bool:
+    cls = type(sql_type)
+    if cls in _SIGNED_INTEGERS:
+        return not getattr(sql_type, "unsigned", False) or cls in _UNSIGNED_INTEGERS
+    if cls is mysql.DOUBLE:
+        return sql_type.scale is None
+    if cls in _DECIMALS:
+        precision, scale = sql_type.precision, sql_type.scale
+        return (precision is not None and scale is not None and scale <= DECIMAL_MAX_SCALE
+                and precision - scale <= DECIMAL_MAX_INTEGER_DIGITS)
+    if cls in _TEXT:
+        return getattr(sql_type, "charset", None) != "binary"
+    return cls in (sa.DATE, mysql.DATE, mysql.DATETIME, mysql.TIMESTAMP)
+
+
+def _describe(column) -> str:
+    """``DECIMAL(65, 30): why`` for the refusal message."""
+    sql_type = column.type
+    if isinstance(sql_type, sa.types.NullType):
+        return ("type unknown: the model lists columns: (not reflected), or SQLAlchemy does not know "
+                "the server's type")
+    try:
+        name = sql_type.compile(dialect=mysql.dialect())
+    except Exception:  # noqa: BLE001 - a type without a MySQL spelling
+        name = type(sql_type).__name__
+    element = getattr(column, "element", column)
+    if not isinstance(element, ColumnClause):
+        return f"{name}, an expression whose server type is not known here"
+    reason = next((why for classes, why in _REASONS if isinstance(sql_type, classes)),
+                  "not verified to read exactly through connectorx")
+    return f"{name}: {reason}"
+
+
+# -- the read
 
 
 class _ArrowRun:
@@ -52,6 +184,14 @@ class _ArrowRun:
 
 def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], databases: list[str],
                   timeout: float, max_rows: int) -> Execution:
+    """Run the statement through connectorx; ``Execution.columns`` holds the driver's values.
+
+    Refuses (``arrow_refusal``) a statement with columns that connectorx cannot carry
+    exactly; every connectorx failure, a Rust panic included, is an ExecutionError.
+    """
+    unfit = arrow_unfit(config, compiled)
+    if unfit:
+        raise arrow_refusal(compiled, unfit)
     backend, engine = config.backend(databases[0]), config.engine(databases[0])
     database = config.databases[databases[0]]
     try:
@@ -66,20 +206,136 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
     run = _ArrowRun(backend.arrow_url(database.url), sent, session,
                     cancel=lambda: backend.cancel_marked(engine, marker))
     started = time.perf_counter()
-    try:
-        table = _interruptible(run)
-    except (KeyboardInterrupt, ExecutionError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - connectorx raises plain RuntimeErrors
-        raise server_error(database, exc, "run the query (Arrow reader) on", config.secrets, sql=sql,
-                           timeout=timeout) from None
+    table = read_table(config, database, run, sql, timeout)
     if table.num_rows > max_rows:
         raise row_cap_error(max_rows)
     labels = [label for node in compiled.layout for label in node.labels] \
         if compiled.strategy == "join" else table.column_names
-    rows = None
-    if compiled.strategy == "json":  # JSON columns are decoded row by row anyway
-        rows = list(zip(*(column.to_pylist() for column in table.columns)))
-        table = None
-    return Execution(labels, rows, sql, {}, engine.dialect.name, databases, time.perf_counter() - started,
-                     extra={"sent": sent, "setup": session}, arrow=table, reader="arrow")
+    columns = arrow_columns(config, database, table, list(compiled.statement.selected_columns))
+    return Execution(labels, None, sql, {}, engine.dialect.name, databases, time.perf_counter() - started,
+                     extra={"sent": sent, "setup": session}, arrow=table, reader="arrow", columns=columns)
+
+
+def read_table(config: Config, database, run, sql: str, timeout: float):
+    """``run()`` (a connectorx read) in the interruptible worker; every failure an ExecutionError.
+
+    connectorx panics (pyo3's PanicException, a BaseException) on values it cannot
+    convert, e.g. a zero date or a TIME past 24 h: those escape ``except Exception``
+    everywhere, so they are caught here. Only Ctrl-C (KeyboardInterrupt, which
+    QueryInterrupted is) and SystemExit pass through.
+    """
+    try:
+        return _interruptible(run)
+    except (KeyboardInterrupt, SystemExit, ExecutionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - connectorx raises plain RuntimeErrors
+        raise server_error(database, exc, "run the query (Arrow reader) on", config.secrets, sql=sql,
+                           timeout=timeout) from None
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic inside connectorx
+        raise _unreadable(config, database, exc, sql) from None
+
+
+def _unreadable(config: Config, database, exc: BaseException, sql: str | None,
+                label: str | None = None) -> ArrowReadError:
+    where = f"column {label} of the result" if label else "the result"
+    error = server_error(database, exc, f"read {where} (Arrow reader) of", config.secrets, sql=sql,
+                         detail="connectorx could not convert a value that the driver reads (a zero "
+                                "date such as '0000-00-00' does this); use reader: driver")
+    return ArrowReadError(str(error), sql=sql)
+
+
+# -- Arrow columns -> the driver's values
+
+
+def arrow_columns(config: Config, database, table, selected: list) -> list[list]:
+    """One list per column of ``table``, each value what PyMySQL returns for it (None for NULL).
+
+    ``selected``: the statement's selected columns, in the table's order; their types
+    decide the conversion (decimals back to the column's scale, datetimes as naive
+    ``datetime.datetime``, dates as ``datetime.date``). Column-wise, in C where pyarrow can.
+    """
+    if table.num_columns != len(selected):
+        raise ExecutionError(f"The Arrow reader returned {table.num_columns} columns for a statement "
+                             f"of {len(selected)}; use reader: driver.")
+    columns = []
+    for column, chosen in zip(table.columns, selected):
+        label = getattr(chosen, "name", None)
+        try:
+            columns.append(column_values(column, chosen))
+        except ExecutionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an Arrow cast that would lose data
+            raise _unreadable(config, database, exc, None, label) from None
+    return columns
+
+
+def column_values(column, selected) -> list:
+    """The driver's values for one Arrow column (a ChunkedArray) of the selected column ``selected``.
+
+    Checks that connectorx sent the Arrow type measured for the SQL type: any other is
+    an error, never a guess.
+    """
+    import pyarrow as pa
+
+    from .compile_json import json_text
+
+    sql_type, arrow_type = selected.type, column.type
+    if isinstance(getattr(selected, "element", None), json_text):  # JSON text (bytes if binary)
+        _expect(_is_text(arrow_type) or pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type),
+                selected, arrow_type)
+        return column.to_pylist()
+    if isinstance(sql_type, _DECIMALS):
+        _expect(pa.types.is_decimal(arrow_type), selected, arrow_type)
+        exact = column.cast(pa.decimal128(38, sql_type.scale))  # a safe cast: raises rather than rounds
+        return [value for chunk in exact.chunks for value in _distinct_once(chunk)]
+    if isinstance(sql_type, sa.Integer):
+        _expect(pa.types.is_integer(arrow_type), selected, arrow_type)
+        return column.to_pylist()
+    if isinstance(sql_type, mysql.DOUBLE):
+        _expect(pa.types.is_float64(arrow_type), selected, arrow_type)
+        return column.to_pylist()
+    if isinstance(sql_type, sa.DateTime):
+        _expect(pa.types.is_timestamp(arrow_type) and arrow_type.tz is None, selected, arrow_type)
+        return _via_numpy(column.cast(pa.timestamp("us")))
+    if isinstance(sql_type, sa.Date):
+        _expect(pa.types.is_date(arrow_type), selected, arrow_type)
+        return _via_numpy(column.cast(pa.date32()))
+    if isinstance(sql_type, sa.String):
+        _expect(_is_text(arrow_type), selected, arrow_type)
+        return column.to_pylist()
+    _expect(False, selected, arrow_type)
+
+
+def _is_text(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _expect(condition: bool, selected, arrow_type) -> None:
+    if not condition:
+        raise ExecutionError(f"The Arrow reader returned {arrow_type} for {getattr(selected, 'name', '?')} "
+                             f"({selected.type!r}), which cannot be turned back into the driver's "
+                             "values; use reader: driver.")
+
+
+def _via_numpy(column) -> list:
+    """datetime64[us] / [D] -> datetime.datetime / datetime.date (None for NULL): ~15x to_pylist."""
+    values = []
+    for chunk in column.chunks:
+        values.extend(chunk.to_numpy(zero_copy_only=False).astype(object).tolist())
+    return values
+
+
+def _distinct_once(chunk) -> list:
+    """``chunk.to_pylist()``, building each distinct value once where values repeat (a flat
+    join repeats every parent's columns): 1M rows of 1,000 prices make 1,000 Decimals."""
+    import numpy as np
+
+    encoded = chunk.dictionary_encode()
+    if len(encoded.dictionary) * 2 > len(chunk):
+        return chunk.to_pylist()
+    distinct = np.empty(len(encoded.dictionary) + 1, dtype=object)  # the last one: NULL
+    distinct[:-1] = encoded.dictionary.to_pylist()
+    indices = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+    return distinct[indices].tolist()

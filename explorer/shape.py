@@ -2,13 +2,17 @@
 
 ``Result.frame`` is one row per joined row; ``Result.frames`` one frame per
 model path, deduplicated by primary key; ``Result.records`` nested dicts as
-Sequelize's ``toJSON()`` gives them. Columns are built column-wise with pandas
-(nullable integer dtypes keep integers integer under LEFT JOIN nulls).
+Sequelize's ``toJSON()`` gives them, with exactly the listed attributes.
+
+Both strategies first give per-path "node tables" of exact Python values (what
+the server's driver returns, see ``decode``); records are built from those, and
+frames convert them to pandas dtypes that hold every value (``Int64``,
+``Float64``, ``string``, ...), so no value passes through a lossy dtype on its
+way to a record.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 from collections import defaultdict
 from functools import cached_property
@@ -16,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-
 from .compile import Compiled, NodeLayout
 from .config import Config
+from .decode import exact_reader, frame_array, json_reader, object_array
+from .errors import ConfigError
 from .execute import Execution, Statement
 from .unnest import json_node_tables, key_chains, node_columns, transpose
 
@@ -75,20 +79,69 @@ class Result(Statement):
         return self.compiled.strategy
 
     @cached_property
+    def _types(self) -> dict[str, Any]:
+        return column_types(self.config, self.compiled)
+
+    @cached_property
+    def _columns(self) -> dict[str, np.ndarray]:
+        """Label -> the column's values exactly as the driver gives them (the JSON text as is)."""
+        execution = self.execution
+        labels = self._labels
+        if execution.columns is not None:
+            raw = execution.columns
+        elif execution.arrow is not None:
+            raw = [column.to_pylist() for column in execution.arrow.columns]
+        else:
+            raw = transpose(execution.rows, len(labels))
+        readers = {label: exact_reader(self._types.get(label), self._dialect_kind) for label in labels}
+        return {label: _exact(values, readers[label], self._where(label))
+                for label, values in zip(labels, raw)}
+
+    @property
+    def _labels(self) -> list[str]:
+        if self.strategy == "join":
+            # The columns come back in layout order; the server may truncate long labels
+            # (PostgreSQL keeps 63 bytes), so the names are taken from the layout.
+            return [label for node in self.compiled.layout for label in node.labels]
+        return list(self.execution.labels)
+
+    @property
+    def _dialect_kind(self) -> str:
+        return self.execution.dialect if self.execution.dialect in ("sqlite", "postgresql") else "mysql"
+
+    def _where(self, label: str) -> str:
+        """How an error names a column: ``orders.total (Order.total)``."""
+        path, _, column = label.rpartition(".")
+        node = self.compiled.node(tuple(path.split("."))) if path else self.compiled.layout[0]
+        return f"column {label!r} ({node.model}.{column})"
+
+    @cached_property
     def frame(self) -> pd.DataFrame:
         """One row per joined row; columns named by path (``id``, ``orders.products.name``)."""
         if self.strategy == "json":
-            return join_tables(self._node_tables, self.compiled.layout)
-        return build_frame(self.config, self.compiled, self.execution)
+            return typed_frame(join_tables(self._node_tables, self.compiled.layout), self._types)
+        return typed_frame(pd.DataFrame(self._columns, columns=self._labels, dtype=object), self._types)
 
     @cached_property
     def _node_tables(self) -> dict[tuple, pd.DataFrame]:
         """Per include path: the key chain of its ancestors and its own columns, deduplicated."""
+        layout = self.compiled.layout
         if self.strategy == "json":
-            types = column_types(self.config, self.compiled)
-            return json_node_tables(self.compiled, self.execution.labels, self.execution.rows,
-                                    lambda label, values: typed_array(values, types.get(label)))
-        return node_tables(self.frame, self.compiled.layout)
+            tables = json_node_tables(self.compiled, self._labels, list(self._columns.values()),
+                                      self._json_column)
+        else:
+            flat = pd.DataFrame(self._columns, columns=self._labels, dtype=object)
+            tables = {node.path: node_rows(flat, node, chain) for node, chain in
+                      zip(layout, key_chains(layout).values())}
+        chains = key_chains(layout)
+        return {node.path: unique_rows(tables[node.path], node, chains[node.path]) for node in layout}
+
+    def _json_column(self, label: str, values) -> np.ndarray:
+        """One column read out of the JSON documents, as the driver gives the plain column."""
+        sql_type = self._types.get(label)
+        read = json_reader(sql_type, self._dialect_kind, self.execution.extra)
+        values = object_array(values if read is None else [read(v) for v in values])
+        return _exact(values, exact_reader(sql_type, self._dialect_kind), self._where(label))
 
     @cached_property
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -97,12 +150,14 @@ class Result(Statement):
         frames = {}
         for node in self.compiled.layout:
             parent = layout.get(node.parent) if node.parent is not None else None
-            frames[node.frame_name] = node_frame(self._node_tables[node.path], node, parent)
+            part = node_frame(self._node_tables[node.path], node, parent)
+            types = {name: self._types.get(label) for name, label in _frame_labels(node, parent)}
+            frames[node.frame_name] = typed_frame(part, types)
         return frames
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
-        """Nested dicts: lists for to-many includes, a dict or None for to-one."""
+        """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
         return build_records(self._node_tables, self.compiled.layout)
 
     def __repr__(self) -> str:
@@ -116,47 +171,11 @@ class Result(Statement):
         return result_html(self)
 
 
-# frame
-
-
-def build_frame(config: Config, compiled: Compiled, execution: Execution) -> pd.DataFrame:
-    labels = execution.labels
-    if compiled.strategy == "join":
-        # The columns come back in layout order; the server may truncate long labels
-        # (PostgreSQL keeps 63 bytes), so the names are taken from the layout.
-        labels = [label for node in compiled.layout for label in node.labels]
-    types = column_types(config, compiled)
-    if execution.arrow is not None:
-        data = {label: arrow_array(column, types.get(label))
-                for label, column in zip(labels, execution.arrow.columns)}
-        return pd.DataFrame(data, columns=labels)
-    columns = transpose(execution.rows, len(labels))
-    data = {label: typed_array(values, types.get(label)) for label, values in zip(labels, columns)}
-    return pd.DataFrame(data, columns=labels)
-
-
-def arrow_array(column, sql_type) -> Any:
-    """A pandas array from an Arrow column, with the same dtypes the driver path gives."""
-    import pyarrow as pa
-
-    kind = _kind_of(sql_type)
-    if kind == "decimal" and pa.types.is_decimal(column.type) and getattr(sql_type, "scale", None) is not None:
-        column = column.cast(pa.decimal128(38, sql_type.scale))  # connectorx widens DECIMAL to scale 10
-    if kind == "int" or pa.types.is_integer(column.type):
-        return pd.array(column.to_pandas(types_mapper={column.type: pd.Int64Dtype()}.get), dtype="Int64")
-    if kind == "bool":
-        return pd.array(column.to_pandas(), dtype="boolean")
-    if kind == "float":
-        return pd.array(column.to_pandas(), dtype="Float64")
-    if kind == "datetime":
-        return pd.array(column.to_pandas().astype(DATETIME_DTYPE))
-    values = column.to_pandas()
-    if values.dtype == object:
-        values = values.where(values.notna(), None)
-    return values.array
+# frames
 
 
 def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
+    """Label -> the column's reflected SQLAlchemy type (NullType where the config lists columns)."""
     types = {}
     for node in compiled.layout:
         table = config.table(node.model)
@@ -165,85 +184,70 @@ def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
     return types
 
 
-DATETIME_DTYPE = "datetime64[us]"  # the databases' own precision, whichever reader brought the values
+def _exact(values, reader, where: str) -> np.ndarray:
+    values = object_array(values)
+    return values if reader is None else object_array(reader(values, where))
 
 
-def typed_array(values, sql_type) -> Any:
-    """A pandas array for one column, typed by the column's SQL type where it is known."""
-    kind = _kind_of(sql_type)
-    if kind == "unknown":
-        kind = _infer_kind(values)
-    if kind == "int":
-        return pd.array(values, dtype="Int64")
-    if kind == "bool":
-        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
-    if kind == "float":
-        return pd.array(values, dtype="Float64")
-    if kind == "decimal":
-        return pd.array(_decimals(values, getattr(sql_type, "scale", None)), dtype=object)
-    if kind == "datetime":
-        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").astype(DATETIME_DTYPE).array
-    if kind == "date":
-        return pd.array([dt.date.fromisoformat(v) if isinstance(v, str) else v for v in values], dtype=object)
-    return pd.Series(values, dtype=object).infer_objects().array if len(values) else pd.array([], dtype=object)
+def typed_frame(table: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
+    """A frame of exact Python values as pandas dtypes that hold them (see decode.frame_array)."""
+    data = {}
+    for label in table.columns:
+        array = frame_array(table[label].to_numpy(dtype=object), types.get(label))
+        # A Series of the array's own dtype: pandas would infer timedelta64 from objects otherwise.
+        data[label] = pd.Series(array, dtype=array.dtype, copy=False)
+    return pd.DataFrame(data, columns=list(table.columns))
 
 
-def _decimals(values, scale: int | None) -> list:
-    """Decimals as the server declared them; SQLite stores NUMERIC as REAL and loses the scale."""
-    sample = [v for v in values[:1000] if v is not None][:100]
-    if all(isinstance(v, decimal.Decimal) for v in sample):
-        return list(values)  # the driver already gave Decimals with the column's scale
-    quantum = decimal.Decimal(1).scaleb(-scale) if scale else None
-    result = []
-    for v in values:
-        if v is not None:
-            v = v if isinstance(v, decimal.Decimal) else decimal.Decimal(str(v))
-            v = v.quantize(quantum) if quantum is not None else v
-        result.append(v)
-    return result
+def node_rows(flat: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.DataFrame:
+    """The join strategy's rows of one node: its key chain and columns, where its key is not NULL."""
+    part = flat[node_columns(node, chain)]
+    return part[part[list(node.key_labels)].notna().all(axis=1)]
 
 
-def _kind_of(sql_type) -> str:
-    if sql_type is None or isinstance(sql_type, sa.types.NullType):
-        return "unknown"
-    if isinstance(sql_type, sa.Boolean):
-        return "bool"
-    if isinstance(sql_type, sa.Integer):
-        return "int"
-    if isinstance(sql_type, sa.Float):
-        return "float"
-    if isinstance(sql_type, sa.Numeric):
-        return "decimal"
-    if isinstance(sql_type, sa.DateTime):
-        return "datetime"
-    if isinstance(sql_type, sa.Date):
-        return "date"
-    return "other"
+def unique_rows(part: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.DataFrame:
+    """One row per key chain; two rows with one key but different values are an error, not merged."""
+    duplicated = part.duplicated(subset=chain).to_numpy()
+    if not duplicated.any():
+        return part.reset_index(drop=True)
+    codes = part.groupby(chain, sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    rows = np.flatnonzero(duplicated)
+    firsts = first[codes[rows]]
+    for label in part.columns:
+        if label in chain:
+            continue
+        column = part[label].to_numpy(dtype=object)
+        suspects = rows[~np.equal(column[rows], column[firsts]).astype(bool)]
+        for row in suspects:  # NaN != NaN: look closer before calling it a difference
+            a, b = column[row], column[first[codes[row]]]
+            if not _same_value(a, b):
+                raise _not_unique(node, part.iloc[row][chain].tolist(), label, a, b)
+    return part[~duplicated].reset_index(drop=True)
 
 
-def _infer_kind(values: tuple) -> str:
-    sample = [v for v in values if v is not None][:1000]
-    if sample and all(isinstance(v, int) and not isinstance(v, bool) for v in sample):
-        return "int"
-    if sample and all(isinstance(v, decimal.Decimal) for v in sample):
-        return "decimal"
-    return "other"
+def _same_value(a, b) -> bool:
+    if a is b or a == b:
+        return True
+    nan = [isinstance(v, float) and v != v or isinstance(v, decimal.Decimal) and v.is_nan() for v in (a, b)]
+    return all(nan)
 
 
-# ---------------------------------------------------------------------------
-# frames and records
+def _not_unique(node: NodeLayout, chain_values: list, label: str, a, b) -> ConfigError:
+    key = chain_values[-len(node.key_labels):]
+    key_text = ", ".join(f"{k.rsplit('.', 1)[-1]}={v!r}" for k, v in zip(node.key_labels, key))
+    column = label.rsplit(".", 1)[-1]
+    return ConfigError(
+        f"models.{node.model}.primary_key: the key ({', '.join(c for c in node.columns[:len(node.key_labels)])}) "
+        f"is not unique: two rows of {node.model} have {key_text} but differ in column {column!r} "
+        f"({_short(a)} vs {_short(b)}), so they cannot be told apart in records; set primary_key: to "
+        "the column(s) that identify a row."
+    )
 
 
-def node_tables(frame: pd.DataFrame, layout: tuple[NodeLayout, ...]) -> dict[tuple, pd.DataFrame]:
-    """The join strategy's node tables: each path's rows of the flat frame, deduplicated by key chain."""
-    chains = key_chains(layout)
-    tables = {}
-    for node in layout:
-        chain = chains[node.path]
-        part = frame[node_columns(node, chain)]
-        part = part[part[list(node.key_labels)].notna().all(axis=1)].drop_duplicates(subset=chain)
-        tables[node.path] = part
-    return tables
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...]) -> pd.DataFrame:
@@ -251,42 +255,38 @@ def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...
     chains = key_chains(layout)
     flat = tables[()]
     for node in layout[1:]:
-        flat = flat.merge(tables[node.path], how="left", on=chains[node.parent])
-    flat = flat[[label for node in layout for label in node.labels]].reset_index(drop=True)
-    for label in flat.columns[flat.dtypes == object]:
-        flat[label] = flat[label].where(flat[label].notna(), None)  # merge fills NaN; the join gives None
-    return flat
+        table = tables[node.path]
+        flat = flat.merge(table, how="left", on=chains[node.parent], indicator="~match")
+        unmatched = (flat["~match"] == "left_only").to_numpy()
+        flat = flat.drop(columns="~match")
+        if unmatched.any():  # merge fills NaN where the join gives NULL
+            for label in table.columns.difference(chains[node.parent]):
+                values = flat[label].to_numpy(dtype=object).copy()
+                values[unmatched] = None
+                flat[label] = pd.Series(values, index=flat.index, dtype=object)
+    return flat[[label for node in layout for label in node.labels]].reset_index(drop=True)
+
+
+def _frame_labels(node: NodeLayout, parent: NodeLayout | None) -> list[tuple[str, str]]:
+    """(frame column, flat label) pairs of a node's frame: the parent's key, then the node's columns."""
+    parent_pairs = [(f"{parent.frame_name}.{label.rsplit('.', 1)[-1]}", label)
+                    for label in parent.key_labels] if parent else []
+    return parent_pairs + list(zip(node.columns, node.labels))
 
 
 def node_frame(table: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None) -> pd.DataFrame:
     """The rows of one model path, deduplicated, with the parent's key as ``<parent frame>.<key>``."""
+    pairs = _frame_labels(node, parent)
     parent_labels = list(parent.key_labels) if parent else []
-    parent_names = [f"{parent.frame_name}.{label.rsplit('.', 1)[-1]}" for label in parent_labels] if parent else []
-    part = table[parent_labels + list(node.labels)]
+    part = table[[label for _, label in pairs]]
     part = part.drop_duplicates(subset=parent_labels + list(node.key_labels))
-    part.columns = parent_names + list(node.columns)
+    part.columns = [name for name, _ in pairs]
     return part.reset_index(drop=True)
-
-
-def python_values(column: pd.Series) -> list:
-    """A column as plain Python values (None for every kind of null), as toJSON() would give."""
-    missing = column.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        # datetime.datetime, not pandas.Timestamp: records hold the values the database gave
-        values = np.asarray(column.dt.to_pydatetime(), dtype=object)
-    elif isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-        values = column.array.to_numpy(dtype=object, na_value=None)
-    else:
-        values = column.to_numpy(dtype=object)
-    if missing.any():
-        values = values.copy()
-        values[missing] = None
-    return values.tolist()
 
 
 def to_records(table: pd.DataFrame, labels: list[str], names: list[str]) -> list[dict[str, Any]]:
     """One dict per row, built column-wise (pandas' to_dict boxes every value one call at a time)."""
-    columns = [python_values(table[label]) for label in labels]
+    columns = [table[label].to_numpy(dtype=object).tolist() for label in labels]
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(table))]
 
 
@@ -299,8 +299,9 @@ def build_records(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, .
     for node in reversed(layout):  # children before parents
         chain = chains[node.path]
         part = tables[node.path]
-        records = to_records(part, list(node.labels), list(node.columns))
-        key_columns = [python_values(part[label]) for label in chain]
+        label_of = dict(zip(node.columns, node.labels))
+        records = to_records(part, [label_of[c] for c in node.shown], list(node.shown))
+        key_columns = [part[label].to_numpy(dtype=object).tolist() for label in chain]
         keys = list(zip(*key_columns))
         for child in children[node.path]:
             groups = grouped.pop(child.path)

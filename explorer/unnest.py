@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .compile import Compiled, NodeLayout
+from .decode import object_array
+from .kinds import CHUNK
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)  # decimals stay exact; one decoder for every row
 
@@ -34,16 +36,19 @@ def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
     return chain + [label for label in node.labels if label not in chain]
 
 
-def json_node_tables(compiled: Compiled, labels: list[str], rows: list[tuple],
-                     typed: Callable[[str, tuple], Any]) -> dict[tuple, pd.DataFrame]:
-    """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns)."""
+def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
+                     typed: Callable[[str, Any], Any]) -> dict[tuple, pd.DataFrame]:
+    """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns).
+
+    ``columns`` are the statement's columns (root columns, then one JSON text per include);
+    ``typed(label, values)`` turns one column's values into exact Python values.
+    """
     layout = compiled.layout
     chains = key_chains(layout)
     children: dict[tuple, list[NodeLayout]] = {node.path: [] for node in layout}
     for node in layout[1:]:
         children[node.parent].append(node)
     root = layout[0]
-    width = len(root.columns)
     position = {label: i for i, label in enumerate(labels)}
     # Per node: the items (JSON objects) and their key chains, collected once, read column-wise.
     items: dict[tuple, list[dict]] = {node.path: [] for node in layout[1:]}
@@ -58,32 +63,46 @@ def json_node_tables(compiled: Compiled, labels: list[str], rows: list[tuple],
         for item in (value if node.to_many else [value]):
             if item is None:
                 continue
+            item = unchunk(item)
             own_chain = chain + tuple(item[c] for c in key_columns[node.path])
             items[node.path].append(item)
             item_chains[node.path].append(own_chain)
             for child in children[node.path]:
                 walk(item.get(child.records_key), child, own_chain)
 
-    root_width = len(root.key_labels)
-    for row in rows:
-        chain = tuple(row[:root_width])
+    root_keys = [columns[position[label]] for label in root.key_labels]
+    for index, chain in enumerate(zip(*root_keys)):
         for child in children[()]:
-            walk(row[position[child.records_key]], child, chain)
+            walk(columns[position[child.records_key]][index], child, chain)
 
-    columns = transpose([row[:width] for row in rows], width)
-    tables = {(): _table(node_columns(root, chains[()]), columns, typed)}
+    root_labels = node_columns(root, chains[()])
+    tables = {(): _table(root_labels, [object_array(columns[position[label]]) for label in root_labels])}
     for node in layout[1:]:
+        labels_here = node_columns(node, chains[node.path])
         chain_width = len(chains[node.path])
         values = [[c[i] for c in item_chains[node.path]] for i in range(chain_width)]
         values += [[item[c] for item in items[node.path]]
                    for c, label in zip(node.columns, node.labels) if label not in chains[node.path]]
-        table = _table(node_columns(node, chains[node.path]), values, typed)
-        tables[node.path] = sort_children(table, node, chains[node.parent], compiled)
+        # Root keys came as plain columns, already exact; everything else in its JSON form.
+        exact = [object_array(v) if label in chains[()] else typed(label, v)
+                 for label, v in zip(labels_here, values)]
+        tables[node.path] = sort_children(_table(labels_here, exact), node, chains[node.parent], compiled)
     return tables
 
 
-def _table(columns: list[str], values: list, typed) -> pd.DataFrame:
-    return pd.DataFrame({label: typed(label, column) for label, column in zip(columns, values)}, columns=columns)
+def unchunk(item: dict) -> dict:
+    """A JSON object sent in chunks (more columns than a JSON function takes arguments), merged."""
+    if CHUNK + "0" not in item:
+        return item
+    merged: dict = {}
+    for part in item.values():
+        merged.update(part)
+    return merged
+
+
+def _table(labels: list[str], columns: list) -> pd.DataFrame:
+    # exact Python values, None for NULL (object dtype, so pandas infers nothing)
+    return pd.DataFrame(dict(zip(labels, columns)), columns=labels, dtype=object)
 
 
 def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:

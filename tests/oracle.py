@@ -181,13 +181,13 @@ def _children(config, model: str, raw: Any, parent: tuple, params) -> list[Node]
 
 
 def _attributes(config, model: str, raw: Any) -> tuple[str, ...]:
-    pk = config.models[model].primary_key
+    """The attributes records show: exactly the listed ones (Sequelize's toJSON hides the key)."""
     if raw is None:
-        return tuple(dict.fromkeys((*pk, *config.columns(model))))
+        return tuple(config.columns(model))
     if isinstance(raw, Mapping):
         excluded = set(raw.get("exclude", []))
-        return tuple(dict.fromkeys((*pk, *(c for c in config.columns(model) if c not in excluded))))
-    return tuple(dict.fromkeys((*pk, *raw)))
+        return tuple(c for c in config.columns(model) if c not in excluded)
+    return tuple(dict.fromkeys(raw))
 
 
 # ---------------------------------------------------------------------------
@@ -231,7 +231,9 @@ class Oracle:
 
     # -- the public answer
 
-    def records(self, query: Any, params: Mapping[str, Any] | None = None) -> list[dict]:
+    def records(self, query: Any, params: Mapping[str, Any] | None = None, keys: bool = False) -> list[dict]:
+        """Sequelize's toJSON() of the query: the listed attributes (``keys``: the keys too, first)."""
+        self.keys = keys
         query = yaml.safe_load(query) if isinstance(query, str) else query
         root = build_tree(self.config, query, params or {})
         where = parse_where(query.get("where"), params or {})
@@ -391,7 +393,8 @@ class Oracle:
         records = []
         for group in groups.values():
             own = group[0][node.path]
-            record = {c: own[c] for c in node.attributes}
+            shown = dict.fromkeys((*pk, *node.attributes)) if self.keys else node.attributes
+            record = {c: own[c] for c in shown}
             for child in node.children:
                 nested = self._nest(child, group)
                 record[child.path[-1]] = nested if child.to_many else (nested[0] if nested else None)

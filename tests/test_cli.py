@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,104 @@ def test_run_against_two_mariadb_databases(mysql_config_dict, tmp_path, query_fi
     sql = cli("sql", str(config), query_file).stdout
     assert "`products`.`products`" not in sql  # real (prefixed) database names, not logical ones
     assert "_products.products" in sql
+
+
+# In-process: explorer.cli.main with capsys (the same code as the command, without a subprocess)
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    from explorer import cli as cli_module
+
+    code = cli_module.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def strict_loads(text: str):
+    def refuse(name):
+        raise ValueError(f"bare {name} is not JSON")
+    return json.loads(text, parse_constant=refuse, parse_float=Decimal)
+
+
+def test_run_json_is_strict_and_keeps_every_digit(capsys, sqlite_config_path, query_file):
+    code, out, err = run_main(capsys, "run", sqlite_config_path, query_file, "--format", "json")
+    assert code == 0, err
+    records = strict_loads(out)
+    alice_order = records[0]["orders"][0]
+    assert str(alice_order["total"]) == "31.40"  # the scale of DECIMAL(10,2) kept
+    assert [str(p["price"]) for p in alice_order["products"]] == ["24.50", "6.90"]
+    assert '"total": 0.00' in out  # Alice's empty order
+    assert "Zoë 张伟" in out and "Seed kit 🌱" in out  # non-ASCII as is
+
+
+def test_run_csv_null_is_an_empty_unquoted_field(capsys, sqlite_config_path, query_file):
+    code, out, err = run_main(capsys, "run", sqlite_config_path, query_file, "--format", "csv")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("id,name,orders.id,orders.status,orders.total,orders.products.id")
+    assert "1,Alice,10,paid,0.00,,,,," in lines  # an order without products: NULLs, not ""
+    assert '1,Alice,1,paid,31.40,2,"Notebook ""A5""",6.90,1,Stationery' in lines
+    assert "NaN" not in out and "None" not in out and "<NA>" not in out
+
+
+def test_run_table_spells_null_na(capsys, sqlite_config_path, tmp_path):
+    query = tmp_path / "users_orders.yaml"
+    query.write_text("from: User\nattributes: [id, referred_by]\n"
+                     "include: [{orders: {attributes: [id, total]}}]\norder: [[id, asc]]\n",
+                     encoding="utf-8")
+    code, out, err = run_main(capsys, "run", sqlite_config_path, str(query))
+    assert code == 0, err
+    assert "<NA>" in out
+    for spelling in ("NaN", "None", "NaT", "nan"):
+        assert spelling not in out.split()
+    eve = next(line for line in out.splitlines() if line.split()[0] == "5")
+    assert eve.split() == ["5", "<NA>", "<NA>", "<NA>"]  # no referrer, no orders
+
+
+def boom(*args, **kwargs):
+    raise TypeError("unsupported operand at mysql+pymysql://shop:s3cret@db.example/shop\nsecond line")
+
+
+def test_unexpected_exception_is_one_line_and_exit_2(capsys, monkeypatch, sqlite_config_path, query_file):
+    import explorer
+
+    monkeypatch.delenv("CROSSQUERY_DEBUG", raising=False)
+    monkeypatch.setattr(explorer, "run", boom)
+    code, out, err = run_main(capsys, "run", sqlite_config_path, query_file)
+    assert code == 2 and out == ""
+    line = ("crossquery: internal error (this is a bug in crossquery explorer; please report it with"
+            " the command you ran; CROSSQUERY_DEBUG=1 shows the traceback): TypeError: unsupported"
+            " operand at mysql+pymysql://shop:***@db.example/shop second line")
+    assert err.splitlines() == [line]
+    assert "s3cret" not in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_with_the_password_masked(capsys, monkeypatch, sqlite_config_path,
+                                                           query_file):
+    import explorer
+
+    monkeypatch.setenv("CROSSQUERY_DEBUG", "1")
+    monkeypatch.setattr(explorer, "run", boom)
+    code, _, err = run_main(capsys, "run", sqlite_config_path, query_file)
+    assert code == 2
+    assert err.startswith("Traceback (most recent call last):")
+    assert "in boom" in err and "TypeError: unsupported operand" in err
+    assert "s3cret" not in err and "shop:***@db.example" in err
+
+
+def test_explorer_errors_stay_exit_1(capsys, monkeypatch, sqlite_config_path, query_file):
+    import explorer
+    from explorer.errors import ExecutionError
+
+    def refused(*args, **kwargs):
+        raise ExecutionError("the server refused the statement")
+
+    monkeypatch.setattr(explorer, "run", refused)
+    code, _, err = run_main(capsys, "run", sqlite_config_path, query_file)
+    assert (code, err) == (1, "crossquery: error: the server refused the statement\n")
+
+
+def test_records_json_is_still_importable_from_the_cli():
+    from explorer.cli import records_json
+    from explorer.textout import records_json as writer
+
+    assert records_json is writer

@@ -4,7 +4,7 @@ SELECT "User".id AS id,
        "User".created_at AS created_at,
        "User".referred_by AS referred_by,
        CAST(
-              (SELECT json_agg(json_build_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', orders.total, 'created_at', orders.created_at)) AS anon_1
+              (SELECT json_agg(json_build_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', CAST(orders.total AS TEXT), 'created_at', CAST(orders.created_at AS TEXT))) AS anon_1
                FROM users_and_orders.orders AS orders
                WHERE "User".id = orders.user_id) AS TEXT) AS orders,
        CAST(

@@ -1,0 +1,217 @@
+"""Exact values: every column as the server's own driver gives it, then a pandas array that holds it.
+
+Three steps per column, each chosen once from the column's kind (``kinds``):
+
+1. ``from_json``: the JSON strategy's values back to what the driver would have
+   returned for the plain column (the same text converters PyMySQL and psycopg use);
+2. ``exact``: SQLite's declared types read as SQLAlchemy users expect (ISO text as
+   datetime/date, NUMERIC(p, s) as Decimal with its scale, BOOLEAN 0/1/'true'/'false'
+   as bool); a value that cannot be read is an error naming the column, never None.
+   Other servers' drivers already give the exact values;
+3. ``frame_array``: a pandas array with a dtype that holds every value exactly, and
+   ``<NA>`` as the one spelling of NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ExecutionError
+from pandas.api.types import infer_dtype
+
+from .kinds import FRAME_DTYPES, is_tz_aware, json_encoding, kind_of, postgres_type_name
+
+# -- 1. JSON strategy values -> driver values
+
+
+def json_reader(sql_type, dialect: str, context: dict) -> Callable[[Any], Any] | None:
+    """A function from one JSON-carried value to the value the driver gives for the column;
+    None where JSON carries it as it is. ``context``: the session's time zone (PostgreSQL)."""
+    encoding = json_encoding(sql_type, dialect)
+    if encoding == "tagged":
+        return _untag
+    if encoding == "hex":
+        return lambda value: None if value is None else bytes.fromhex(value)
+    if encoding in ("text", "output"):
+        load = _postgres_loader(sql_type, context) if dialect == "postgresql" else _mysql_converter(sql_type)
+        return lambda value: None if value is None else load(value)
+    return None
+
+
+def _untag(value):
+    if isinstance(value, list):  # ["r", "<digits>"] or ["b", "<hex>"], see kinds
+        tag, text = value
+        return float(text) if tag == "r" else bytes.fromhex(text)
+    return value
+
+
+def _mysql_converter(sql_type) -> Callable[[str], Any]:
+    """PyMySQL's own converter for the column's field type (the text protocol's values)."""
+    from pymysql import converters
+    from sqlalchemy.dialects import mysql
+
+    kind = kind_of(sql_type)
+    if isinstance(sql_type, mysql.YEAR) or kind == "int":
+        return int
+    return {"decimal": decimal.Decimal, "float": float, "datetime": converters.convert_datetime,
+            "date": converters.convert_date, "time": converters.convert_timedelta}.get(kind, str)
+
+
+def _postgres_loader(sql_type, context: dict) -> Callable[[str], Any]:
+    """psycopg's text loader for the column's type; timestamptz in the session's time zone."""
+    import psycopg
+    from psycopg.adapt import Transformer
+    from psycopg.pq import Format
+
+    name = postgres_type_name(sql_type)
+    info = psycopg.adapters.types.get(name.removesuffix("[]"))
+    oid = info.array_oid if name.endswith("[]") else info.oid
+    loader = Transformer().get_loader(oid, Format.TEXT)
+    zone = context.get("timezone")
+    if name == "timestamptz" and zone is not None:
+        return lambda text: loader.load(text.encode()).astimezone(zone)
+    return lambda text: loader.load(text.encode())
+
+
+# -- 2. exact values
+
+
+def exact_reader(sql_type, dialect: str) -> Callable[[Sequence, str], list] | None:
+    """A function (values, where) -> exact values for the column; None when the driver's are exact."""
+    if dialect != "sqlite":
+        return None
+    kind = kind_of(sql_type)
+    if kind == "datetime":
+        return _each(_sqlite_datetime, "a datetime")
+    if kind == "date":
+        return _each(_sqlite_date, "a date")
+    if kind == "time":
+        return _each(_sqlite_time, "a time")
+    if kind == "bool":
+        return _each(_sqlite_bool, "a boolean (0, 1, 'true' or 'false')")
+    if kind == "decimal":
+        quantum = decimal.Decimal(1).scaleb(-sql_type.scale) if getattr(sql_type, "scale", None) else None
+        return _each(lambda v: _sqlite_decimal(v, quantum), "a decimal number")
+    return None
+
+
+def _each(convert, what: str):
+    def read(values: Sequence, where: str) -> list:
+        result = []
+        for value in values:
+            if value is None:
+                result.append(None)
+                continue
+            try:
+                result.append(convert(value))
+            except (ValueError, TypeError, decimal.InvalidOperation):
+                raise ExecutionError(f"{where}: the value {value!r} cannot be read as {what}; "
+                                     "fix the stored value, or declare the column with the type "
+                                     "it holds.") from None
+        return result
+
+    return read
+
+
+def _sqlite_datetime(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return dt.datetime.fromisoformat(value)  # offsets ('+02:00', 'Z') give tz-aware values
+
+
+def _sqlite_date(value) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return dt.date.fromisoformat(value)
+
+
+def _sqlite_time(value) -> dt.time:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return dt.time.fromisoformat(value)
+
+
+_TRUE, _FALSE = {"1", "true", "t"}, {"0", "false", "f"}
+
+
+def _sqlite_bool(value) -> bool:
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(value)
+
+
+def _sqlite_decimal(value, quantum) -> decimal.Decimal:
+    # SQLite keeps NUMERIC as INTEGER or REAL: the declared scale is the one the user wrote.
+    if isinstance(value, bool) or not isinstance(value, int | float | str | decimal.Decimal):
+        raise ValueError(value)
+    number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+    return number.quantize(quantum) if quantum is not None and number.is_finite() else number
+
+
+# -- 3. frames
+
+# What pandas.api.types.infer_dtype must say of a column's values for its dtype to hold them as
+# they are ("empty": only NULLs); anything else stays object, so nothing is cast silently.
+_INFERRED = {"int": {"integer"}, "uint64": {"integer"}, "bool": {"boolean"}, "float": {"floating"},
+             "string": {"string"}, "datetime": {"datetime"}}
+
+
+def frame_array(values: Sequence, sql_type) -> Any:
+    """A pandas array holding ``values`` exactly, with <NA> (NaT for datetimes) for NULL."""
+    values = object_array(values)
+    kind = kind_of(sql_type)
+    inferred = infer_dtype(values, skipna=True)
+    if kind == "unknown":
+        kind = next((k for k in ("int", "string") if inferred in _INFERRED[k]), "other")
+    if kind in _INFERRED and inferred in _INFERRED[kind] | {"empty"}:
+        try:
+            if kind == "float":
+                return _floats(values)
+            if kind == "datetime":
+                return _datetimes(values, is_tz_aware(sql_type))
+            return pd.array(values, dtype=FRAME_DTYPES[kind])
+        except (TypeError, ValueError, OverflowError):
+            pass  # e.g. integers beyond the dtype, several time zones: keep the objects
+    return _objects(values)
+
+
+def object_array(values: Sequence) -> np.ndarray:
+    """``values`` as a 1-d object array (element-wise, so lists and dicts stay single values)."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _objects(values: np.ndarray) -> Any:
+    array = values.copy()
+    array[np.equal(array, None)] = pd.NA
+    return pd.arrays.NumpyExtensionArray(array)
+
+
+def _floats(values: np.ndarray) -> Any:
+    """Float64 that keeps NaN (a value the server holds) apart from <NA> (NULL)."""
+    missing = np.equal(values, None).astype(bool)
+    data = values.copy()
+    data[missing] = 0.0
+    return pd.arrays.FloatingArray(data.astype(float), missing)
+
+
+def _datetimes(values: np.ndarray, aware: bool) -> Any:
+    index = pd.DatetimeIndex(values)  # raises on naive and aware mixed
+    if index.tz is None and aware:
+        index = index.tz_localize("UTC")  # only NULLs: still the column's tz-aware dtype
+    return index.as_unit("us").array

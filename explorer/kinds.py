@@ -1,0 +1,149 @@
+"""What each column holds, decided once from its reflected SQLAlchemy type.
+
+A column's *kind* says which Python values the server's own driver returns for
+it and so which pandas dtype holds them exactly (``Int64``, ``UInt64``,
+``boolean``, ``Float64``, ``string``, ``datetime64``; ``object`` for the rest).
+Its *JSON encoding* says how the JSON strategy carries it inside a JSON
+document without changing it (see ``compile_json`` and ``decode``):
+
+* ``plain``: JSON holds it exactly (integers, text, PostgreSQL booleans);
+* ``text``: the server's text form (``CAST(... AS CHAR/TEXT)``), read back by the
+  driver's own text converter, so decimals, dates, durations, JSON columns and
+  the like come back as the driver gives them;
+* ``output``: PostgreSQL's output form as a JSON string, read back like ``text``;
+* ``hex``: bytes as hexadecimal (JSON has no bytes);
+* ``tagged``: SQLite, whose columns hold any storage class: reals and blobs are
+  sent as ``["r", "<17 digits>"]`` / ``["b", "<hex>"]``, everything else plainly.
+
+``None`` means the JSON strategy cannot carry the column exactly.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql
+
+# Wide JSON objects are sent as {"~chunk0": {...}, "~chunk1": {...}} (compile_json, unnest).
+CHUNK = "~chunk"
+
+# Kinds whose pandas dtype is not object.
+FRAME_DTYPES = {"int": "Int64", "uint64": "UInt64", "bool": "boolean", "float": "Float64",
+                "string": "string"}
+
+_POSTGRES_NAMES = (  # PostgreSQL types read back through psycopg's own text loader, by name
+    (postgresql.INTERVAL, "interval"), (postgresql.INET, "inet"), (postgresql.CIDR, "cidr"),
+    (postgresql.MACADDR, "macaddr"), (postgresql.MACADDR8, "macaddr8"), (postgresql.JSONB, "jsonb"),
+    (sa.JSON, "json"), (sa.Uuid, "uuid"), (sa.LargeBinary, "bytea"), (sa.Date, "date"),
+    (sa.Interval, "interval"),
+)
+
+
+def kind_of(sql_type) -> str:
+    """The kind of a column: int, uint64, bool, float, decimal, string, datetime, date, time,
+    duration, bytes, json, array, other, or unknown (no type known)."""
+    if sql_type is None or isinstance(sql_type, sa.types.NullType):
+        return "unknown"
+    if isinstance(sql_type, mysql.YEAR):
+        return "int"
+    if isinstance(sql_type, mysql.BIT):
+        return "bytes"
+    if isinstance(sql_type, sa.Boolean):
+        return "bool"
+    if isinstance(sql_type, sa.Integer):
+        unsigned = getattr(sql_type, "unsigned", False)
+        return "uint64" if unsigned and isinstance(sql_type, sa.BigInteger) else "int"
+    if isinstance(sql_type, sa.Float):
+        return "float"
+    if isinstance(sql_type, sa.Numeric):
+        return "decimal"
+    if isinstance(sql_type, sa.DateTime):
+        return "datetime"
+    if isinstance(sql_type, sa.Date):
+        return "date"
+    if isinstance(sql_type, sa.Time):
+        return "time"
+    if isinstance(sql_type, sa.Interval | postgresql.INTERVAL):
+        return "duration"
+    if isinstance(sql_type, sa.LargeBinary | sa.types._Binary):
+        return "bytes"
+    if isinstance(sql_type, sa.JSON):
+        return "json"
+    if isinstance(sql_type, sa.ARRAY):
+        return "array"
+    if isinstance(sql_type, sa.String):
+        return "string"
+    return "other"
+
+
+def is_tz_aware(sql_type) -> bool:
+    return bool(getattr(sql_type, "timezone", False))
+
+
+def json_encoding(sql_type, dialect: str) -> str | None:
+    """How the JSON strategy carries a column of ``sql_type`` on ``dialect`` (see the module doc)."""
+    if dialect == "sqlite":
+        return "tagged"  # exact for every storage class, whatever the declared type
+    kind = kind_of(sql_type)
+    if kind == "unknown":
+        return None
+    if dialect == "postgresql":
+        if kind in ("int", "uint64", "bool", "string"):
+            return "plain"
+        if isinstance(sql_type, postgresql.INET):
+            return "output"  # CAST(inet AS TEXT) adds the netmask; JSON gets the output form
+        return "text" if postgres_type_name(sql_type) else None
+    # MySQL / MariaDB
+    if kind in ("int", "uint64") and not isinstance(sql_type, mysql.YEAR):
+        return "plain"
+    if kind == "bytes":
+        return "hex"
+    # Text, not plain: MariaDB's JSON columns are LONGTEXT that JSON_OBJECT would embed as JSON.
+    if kind in ("int", "bool", "float", "decimal", "string", "datetime", "date", "time", "json"):
+        return "text"
+    return None
+
+
+def postgres_type_name(sql_type) -> str | None:
+    """psycopg's name for a PostgreSQL type (``int4[]`` for arrays); None when unknown here."""
+    if isinstance(sql_type, sa.ARRAY):
+        item = postgres_type_name(sql_type.item_type) or _postgres_scalar(sql_type.item_type)
+        return f"{item}[]" if item else None
+    return _postgres_scalar(sql_type) if kind_of(sql_type) in (
+        "int", "bool", "string") else _postgres_other(sql_type)
+
+
+def _postgres_scalar(sql_type) -> str | None:
+    if isinstance(sql_type, sa.Boolean):
+        return "bool"
+    if isinstance(sql_type, sa.SmallInteger):
+        return "int2"
+    if isinstance(sql_type, sa.BigInteger):
+        return "int8"
+    if isinstance(sql_type, sa.Integer):
+        return "int4"
+    if isinstance(sql_type, sa.Enum):
+        return None  # an enum's array needs its own type's oid
+    if isinstance(sql_type, sa.String):
+        return "text"
+    return _postgres_other(sql_type)
+
+
+def _postgres_other(sql_type) -> str | None:
+    if isinstance(sql_type, sa.Float):
+        precision = getattr(sql_type, "precision", None)
+        return "float4" if isinstance(sql_type, sa.REAL) or (precision and precision <= 24) else "float8"
+    if isinstance(sql_type, sa.Numeric):
+        return "numeric"
+    if isinstance(sql_type, sa.DateTime):
+        return "timestamptz" if is_tz_aware(sql_type) else "timestamp"
+    if isinstance(sql_type, sa.Time):
+        return "timetz" if is_tz_aware(sql_type) else "time"
+    for cls, name in _POSTGRES_NAMES:
+        if isinstance(sql_type, cls):
+            return name
+    return None
+
+
+def server_dialect(backend_name: str) -> str:
+    """The dialect family whose encodings apply: mysql (MariaDB too), postgresql or sqlite."""
+    return backend_name if backend_name in ("postgresql", "sqlite") else "mysql"
