@@ -85,6 +85,12 @@ HINTS = {
     "lost": "the connection to the server was lost during the statement; run it again "
             "(the next run reconnects)",
     "driver_missing": "install the driver named in the URL (e.g. pip install psycopg[binary])",
+    "type_mismatch": "two values of different types were compared, most often the key columns of an "
+                     "association (an integer joined to a text column); make both key columns the same "
+                     "type (ALTER TABLE ...) or point the association's keys at columns of the same type",
+    "collation": "two text values with incompatible collations were compared, most often the key columns "
+                 "of an association; give both key columns the same collation (ALTER TABLE ... COLLATE ...) "
+                 "or point the association's keys at columns that share one",
 }
 
 
@@ -96,8 +102,12 @@ class Backend:
     supports_arrow: ClassVar[bool] = False  # the connectorx fast path (see explorer.fast)
     # driver error code (errno or SQLSTATE) -> kind of failure (a key of HINTS)
     error_codes: ClassVar[dict[Any, str]] = {}
-    # lower-case message fragments -> kind, for errors that carry no code
+    # lower-case message fragments -> kind, for errors whose code the table above lacks
     error_texts: ClassVar[dict[str, str]] = {}
+    # ... and fragments that decide only when the error carries no code at all (failed connections)
+    uncoded_texts: ClassVar[dict[str, str]] = {}
+    # column name -> collation of a table's columns (:schema, :table), for explaining a failed join
+    collations_sql: ClassVar[str | None] = None
 
     def default_schema(self, logical: str, url: URL) -> str:
         return logical
@@ -175,12 +185,25 @@ class Backend:
     # -- errors
 
     def error_kind(self, orig: BaseException) -> str | None:
-        """The kind of a driver error (a key of HINTS), or None when it is something else."""
-        kind = self.error_codes.get(self.error_code(orig))
+        """The kind of a driver error (a key of HINTS), or None when it is something else.
+
+        A known code wins over the message's words: PostgreSQL's ``operator does not
+        exist`` (42883) is a type mismatch, not a missing database.
+        """
+        code = self.error_code(orig)
+        kind = self.error_codes.get(code)
         if kind:
             return kind
         text = str(orig).lower()
-        return next((kind for fragment, kind in self.error_texts.items() if fragment in text), None)
+        texts = self.error_texts if code is not None else {**self.error_texts, **self.uncoded_texts}
+        return next((kind for fragment, kind in texts.items() if fragment in text), None)
+
+    def collations(self, connection: sa.Connection, schema: str, table: str) -> dict[str, str]:
+        """Column name -> collation, for the text columns of a table (empty where not known)."""
+        if self.collations_sql is None:
+            return {}
+        rows = connection.execute(sa.text(self.collations_sql), {"schema": schema, "table": table})
+        return {name: collation for name, collation in rows if collation}
 
     def error_code(self, orig: BaseException) -> Any:
         return None
@@ -197,7 +220,10 @@ class MySQLBackend(Backend):
         1146: "missing_table", 1054: "missing_column", 1792: "read_only", 1836: "read_only",
         1290: "read_only", 1969: "timeout", 3024: "timeout", 1317: "interrupted",
         2013: "lost", 2006: "lost", 1927: "lost",
+        1267: "collation", 1270: "collation", 1271: "collation",  # "Illegal mix of collations"
     }
+    collations_sql = ("SELECT column_name, collation_name FROM information_schema.columns "
+                      "WHERE table_schema = :schema AND table_name = :table")
 
     def default_schema(self, logical: str, url: URL) -> str:
         return url.database or logical
@@ -278,18 +304,23 @@ class PostgreSQLBackend(Backend):
         "28P01": "access_denied", "28000": "access_denied", "42501": "privilege",
         "3D000": "unknown_database", "3F000": "unknown_database", "42P01": "missing_table",
         "42703": "missing_column", "25006": "read_only", "57P01": "lost", "57P02": "lost",
-        "08006": "lost", "08003": "lost",
+        "08006": "lost", "08003": "lost", "42883": "type_mismatch", "42P22": "collation",
+        "42P21": "collation",
     }
     error_texts: ClassVar[dict[str, str]] = {
         "canceling statement due to statement timeout": "timeout",
         "canceling statement due to user request": "interrupted",
         "connection refused": "unreachable", "could not translate host name": "unreachable",
         "failed to resolve host": "unreachable", 'role "': "access_denied",
-        "does not exist": "unknown_database",
         "no route to host": "unreachable", "timeout expired": "unreachable",
         "password authentication failed": "access_denied", "server closed the connection": "lost",
         "terminating connection": "lost", "consuming input failed": "lost",
     }
+    uncoded_texts: ClassVar[dict[str, str]] = {"does not exist": "unknown_database"}  # FATAL: database "x" ...
+    collations_sql = ("SELECT a.attname, c.collname FROM pg_catalog.pg_attribute a "
+                      "JOIN pg_catalog.pg_collation c ON c.oid = a.attcollation "
+                      "WHERE a.attrelid = to_regclass(quote_ident(:schema) || '.' || quote_ident(:table)) "
+                      "AND a.attnum > 0 AND NOT a.attisdropped")
     _TIMEOUT_KEY = "crossquery_statement_timeout"
 
     def server_key(self, url: URL) -> tuple:
@@ -467,10 +498,13 @@ def driver_message(orig: BaseException) -> str:
 
 
 def server_error(db: Database, exc: BaseException, doing: str, secrets: list[str | None],
-                 sql: str | None = None, timeout: float | None = None) -> ExecutionError:
+                 sql: str | None = None, timeout: float | None = None,
+                 detail: str | None = None) -> ExecutionError:
     """One sentence for a failed server call: what failed, where (URL masked), and what to do.
 
-    ``doing`` completes "Could not ...", e.g. "run the query on" or "read the columns of User from".
+    ``doing`` completes "Could not ...", e.g. "run the query on" or "read the columns of User from";
+    ``detail``, when given, replaces the generic hint with sentences of its own (see
+    ``explorer.diagnose.explain_join_error``).
     """
     orig = getattr(exc, "orig", None) or exc
     backend = backend_for(db.url)
@@ -482,6 +516,8 @@ def server_error(db: Database, exc: BaseException, doing: str, secrets: list[str
         text = (f"The query on {db.where} was stopped after its timeout of {timeout:g} s "
                 f"({message}); raise timeout: in the query or the config (or pass timeout=N) if it "
                 "should run longer, or add a filter or a limit.")
+    elif detail:
+        text = f"Could not {doing} {db.where} ({message}). {detail.rstrip('.')}."
     else:
         hint = f"; {HINTS[kind]}" if kind else ""
         text = f"Could not {doing} {db.where} ({message}){hint}."

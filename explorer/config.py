@@ -31,7 +31,7 @@ from .backends import (
     mask_url,
     server_error,
 )
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, ExplorerError, did_you_mean
 
 KINDS = ("has_one", "has_many", "belongs_to", "belongs_to_many")
 TO_MANY = ("has_many", "belongs_to_many")
@@ -65,10 +65,25 @@ class Association:
     through: str | None = None
     other_key: tuple[str, ...] = ()
     scope: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    given: frozenset[str] = field(default=frozenset(), compare=False)  # keys the config sets
 
     @property
     def to_many(self) -> bool:
         return self.kind in TO_MANY
+
+    @property
+    def joins(self) -> tuple[tuple[str, str, str, str], ...]:
+        """Each join the association makes, as (model, key, model, key), source side first.
+
+        ``Order.products`` (through OrderProduct) gives ``("Order", "source_key",
+        "OrderProduct", "foreign_key")`` and ``("OrderProduct", "other_key", "Product", "target_key")``.
+        """
+        if self.kind == "belongs_to_many":
+            return ((self.source, "source_key", self.through, "foreign_key"),
+                    (self.through, "other_key", self.target, "target_key"))
+        if self.kind == "belongs_to":
+            return ((self.source, "foreign_key", self.target, "target_key"),)
+        return ((self.source, "source_key", self.target, "foreign_key"),)
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class Model:
     primary_key: tuple[str, ...]
     columns: tuple[str, ...] | None
     associations: Mapping[str, Association] = field(hash=False, compare=False)
+    primary_key_given: bool = True  # False: primary_key: is not set and defaults to id
 
 
 class Config:
@@ -96,6 +112,7 @@ class Config:
         self._metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
         self._checked: set[str] = set()
+        self._checked_associations: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -122,11 +139,39 @@ class Config:
         return engine_for(self.backend(database), self.server_databases(database))
 
     def table(self, model_name: str) -> sa.Table:
-        """The model's table, qualified by its logical database, with declared or reflected columns."""
+        """The model's table, qualified by its logical database, with declared or reflected columns.
+
+        Built on first use, when its columns are known: a primary key the table lacks,
+        or an association named like one of its columns, is a ConfigError here.
+        """
         with self._lock:
             if model_name not in self._tables:
-                self._tables[model_name] = self._build_table(self.models[model_name])
+                model = self.models[model_name]
+                table = self._build_table(model)
+                try:
+                    self._check_primary_key(model, table)
+                    self._check_association_names(model, table)
+                except ExplorerError:
+                    self._metadata.remove(table)  # the next use checks (and says) it again
+                    raise
+                self._tables[model_name] = table
             return self._tables[model_name]
+
+    def check_association(self, association: Association) -> None:
+        """Check, once, that every key column of the association is a column of its table.
+
+        foreign_key lives on the target of has_one/has_many, on the source of
+        belongs_to and on the junction of belongs_to_many (with other_key);
+        source_key on the source, target_key on the target.
+        """
+        if (association.source, association.name) in self._checked_associations:
+            return
+        for model_name, key in _key_owners(association):
+            table = self.table(model_name)
+            missing = [c for c in getattr(association, key) if c not in table.c]
+            if missing:
+                raise ConfigError(self._missing_key(association, key, model_name, missing, table))
+        self._checked_associations.add((association.source, association.name))
 
     def columns(self, model_name: str) -> list[str]:
         return [c.name for c in self.table(model_name).columns]
@@ -150,17 +195,74 @@ class Config:
                 live = [c["name"] for c in self._live_columns(model)]
                 missing = [c for c in model.columns if c not in live]
                 if missing:
-                    hint = did_you_mean(missing[0], live).strip().rstrip(".")
                     raise ConfigError(
                         f"{self._located(f'models.{name}.columns')}: table {model.table!r} in "
                         f"{self.databases[model.database].where} has no column "
-                        f"{', '.join(map(repr, missing))}{f' ({hint[0].lower()}{hint[1:]})' if hint else ''}; "
+                        f"{', '.join(map(repr, missing))}{_suggestion(missing[0], live)}; "
                         "remove it from columns or fix its name."
                     )
                 self._checked.add(name)
 
     def _located(self, key_path: str) -> str:
         return f"{self.source}: {key_path}" if self.source else key_path
+
+    # -- checks on a model's columns, once they are known
+
+    def _lacks(self, model: Model, missing: list[str], table: sa.Table) -> str:
+        """'table 'orders' (Order) in database ... has no column 'x' (did you mean: y?)'."""
+        names = ", ".join(map(repr, missing))
+        hint = _suggestion(missing[0], table.c.keys())
+        if model.columns is not None:
+            return f"{names} is not among the columns: listed for {model.name}{hint}"
+        return (f"table {model.table!r} ({model.name}) in {self.databases[model.database].where} "
+                f"has no column {names}{hint}")
+
+    def _check_primary_key(self, model: Model, table: sa.Table) -> None:
+        missing = [c for c in model.primary_key if c not in table.c]
+        if not missing:
+            return
+        where = self._located(f"models.{model.name}.primary_key")
+        live = self._live_primary_key(model) if model.columns is None else []
+        if model.primary_key_given:
+            found = f"; the table's primary key is {_key_list(live)}: set {_key_setting(live)}" if live else ""
+            raise ConfigError(f"{where}: {self._lacks(model, missing, table)}; primary_key must name the "
+                              f"column(s) that identify a row{found}.")
+        db = self.databases[model.database]
+        lacks = f"table {model.table!r} ({model.name}) in {db.where} has no column 'id'"
+        if live:
+            raise ConfigError(f"{where}: {lacks} and the model sets no primary_key:; the table's primary "
+                              f"key is {_key_list(live)}: set {_key_setting(live)}.")
+        raise ConfigError(f"{where}: {lacks} and no primary key, and the model sets no primary_key:; set "
+                          f"primary_key: to the column(s) that identify a row{_suggestion('id', table.c.keys())}.")
+
+    def _check_association_names(self, model: Model, table: sa.Table) -> None:
+        # In records the association's value would replace the column's (Sequelize refuses this too).
+        for name in model.associations:
+            if name in table.c:
+                raise ConfigError(
+                    f"{self._located(f'models.{model.name}.associations.{name}')}: the association "
+                    f"{name!r} is named like a column of {model.name} (table {model.table!r} in "
+                    f"{self.databases[model.database].where}), so in records it would overwrite the "
+                    "column's values; rename the association."
+                )
+
+    def _missing_key(self, association: Association, key: str, model_name: str, missing: list[str],
+                     table: sa.Table) -> str:
+        where = self._located(f"models.{association.source}.associations.{association.name}.{key}")
+        default = "" if key in association.given else \
+            f" ({key} is not set, so it defaults to {', '.join(getattr(association, key))})"
+        return (f"{where}: {self._lacks(self.models[model_name], missing, table)}; {key} must name "
+                f"{_key_role(association, key)}{default}.")
+
+    def _live_primary_key(self, model: Model) -> list[str]:
+        """The columns of the table's primary key constraint, as the server reports them."""
+        db = self.databases[model.database]
+        try:
+            with self.engine(model.database).connect() as connection:
+                found = sa.inspect(connection).get_pk_constraint(model.table, schema=db.schema)
+        except sa.exc.DBAPIError as exc:
+            raise server_error(db, exc, f"read the primary key of {model.name} from", self.secrets) from None
+        return list(found.get("constrained_columns") or [])
 
     def _build_table(self, model: Model) -> sa.Table:
         if model.columns is not None:
@@ -204,6 +306,40 @@ class Config:
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:
     return driver_message(exc.orig)
+
+
+def _key_owners(association: Association) -> list[tuple[str, str]]:
+    """(model, key) for each key of the association: the model whose table holds its columns."""
+    return [(model, key) for left, left_key, right, right_key in association.joins
+            for model, key in ((left, left_key), (right, right_key))]
+
+
+def _key_role(association: Association, key: str) -> str:
+    """What a key column is, in words: 'the column of Order that points at User'."""
+    a = association
+    roles = {
+        "foreign_key": (f"the column of the junction {a.through} that points at {a.source}" if a.through else
+                        f"the column of {a.source} that points at {a.target}" if a.kind == "belongs_to" else
+                        f"the column of {a.target} that points at {a.source}"),
+        "other_key": f"the column of the junction {a.through} that points at {a.target}",
+        "source_key": f"the column of {a.source} that foreign_key refers to",
+        "target_key": f"the column of {a.target} that {'other_key' if a.through else 'foreign_key'} refers to",
+    }
+    return roles[key]
+
+
+def _key_list(columns: list[str]) -> str:
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
+
+
+def _key_setting(columns: list[str]) -> str:
+    return f"primary_key: {columns[0]}" if len(columns) == 1 else f"primary_key: [{', '.join(columns)}]"
+
+
+def _suggestion(name: str, choices) -> str:
+    """' (did you mean: a?)' or ' (known: a, b)', from did_you_mean, or ''."""
+    hint = did_you_mean(name, choices).strip().rstrip(".?")
+    return f" ({hint[0].lower()}{hint[1:]}{'?' if hint.startswith('Did') else ''})" if hint else ""
 
 
 # ---------------------------------------------------------------------------
@@ -404,10 +540,19 @@ class _Loader:
         columns = self.names(spec["columns"], (*path, "columns")) if "columns" in spec else None
         primary_key = self.names(spec.get("primary_key", "id"), (*path, "primary_key"))
         if columns is not None:
-            for key in primary_key:
-                if key not in columns:
-                    raise self.error((*path, "primary_key"), f"primary key column {key!r} is not among the listed columns.")
-        return Model(name, database, str(spec.get("table", name.lower())), primary_key, columns, {})
+            self.check_listed_primary_key(primary_key, columns, "primary_key" in spec, path)
+        return Model(name, database, str(spec.get("table", name.lower())), primary_key, columns, {},
+                     primary_key_given="primary_key" in spec)
+
+    def check_listed_primary_key(self, primary_key: tuple[str, ...], columns: tuple[str, ...], given: bool,
+                                 path: tuple) -> None:
+        for key in primary_key:
+            if key not in columns:
+                what = f"primary key column {key!r}" if given else \
+                    "the model sets no primary_key:, so it defaults to 'id', which"
+                raise self.error((*path, "primary_key"), f"{what} is not among the listed columns"
+                                 f"{_suggestion(key, columns)}; set primary_key: to the column(s) that "
+                                 "identify a row.")
 
     def with_associations(self, model: Model, raw: Any, models: dict[str, Model]) -> Model:
         spec = self.mapping(raw if raw is not None else {}, ("models", model.name), MODEL_KEYS)
@@ -415,7 +560,8 @@ class _Loader:
         raw_assocs = self.mapping(spec.get("associations") or {}, path)
         assocs = {name: self.association(model, str(name), value, models, (*path, name))
                   for name, value in raw_assocs.items()}
-        return Model(model.name, model.database, model.table, model.primary_key, model.columns, assocs)
+        return Model(model.name, model.database, model.table, model.primary_key, model.columns, assocs,
+                     primary_key_given=model.primary_key_given)
 
     def association(self, source: Model, name: str, raw: Any, models: dict[str, Model], path: tuple) -> Association:
         spec = self.mapping(raw, path, ASSOCIATION_KEYS)
@@ -435,8 +581,9 @@ class _Loader:
         scope = spec.get("scope")
         if scope is not None and not isinstance(scope, Mapping):
             raise self.error((*path, "scope"), f"expected a where mapping, got {_kind(scope)}.")
+        given = frozenset(key for key in ("foreign_key", "source_key", "target_key", "other_key") if key in spec)
         return Association(name, kind, source.name, target.name, through=through and through.name,
-                           scope=scope, **keys)
+                           scope=scope, given=given, **keys)
 
     def target(self, value: Any, models: dict[str, Model], path: tuple) -> Model:
         if not isinstance(value, str) or value not in models:

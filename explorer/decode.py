@@ -198,13 +198,23 @@ def object_array(values: Sequence) -> np.ndarray:
 
 def _objects(values: np.ndarray) -> Any:
     array = values.copy()
-    array[np.equal(array, None)] = pd.NA
+    array[_nones(array)] = pd.NA
     return pd.arrays.NumpyExtensionArray(array)
+
+
+def _nones(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` holds None (not NaN, which is a value): pandas' C null check, then a look
+    at the few it found (``== None`` would call every value's __eq__)."""
+    missing = pd.isna(values)
+    if missing.any():
+        found = np.flatnonzero(missing)
+        missing[found] = [v is None for v in values[found]]
+    return missing
 
 
 def _floats(values: np.ndarray) -> Any:
     """Float64 that keeps NaN (a value the server holds) apart from <NA> (NULL)."""
-    missing = np.equal(values, None).astype(bool)
+    missing = _nones(values)
     data = values.copy()
     data[missing] = 0.0
     return pd.arrays.FloatingArray(data.astype(float), missing)
@@ -215,3 +225,20 @@ def _datetimes(values: np.ndarray, aware: bool) -> Any:
     if index.tz is None and aware:
         index = index.tz_localize("UTC")  # only NULLs: still the column's tz-aware dtype
     return index.as_unit("us").array
+
+
+def arrow_frame_array(column, sql_type) -> Any:
+    """The frame array straight from an Arrow column, for the kinds Arrow hands over without a
+    Python object per value; None for the others (they go through ``frame_array``)."""
+    import pyarrow as pa
+
+    kind, arrow_type = kind_of(sql_type), column.type
+    if kind == "int" and pa.types.is_integer(arrow_type):
+        return column.to_pandas(types_mapper=lambda t: pd.Int64Dtype()).array.astype("Int64")
+    if kind == "float" and pa.types.is_float64(arrow_type):
+        return column.to_pandas(types_mapper=lambda t: pd.Float64Dtype()).array
+    if kind == "string" and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
+        return column.to_pandas(types_mapper=lambda t: pd.StringDtype()).array
+    if kind == "datetime" and pa.types.is_timestamp(arrow_type) and arrow_type.tz is None:
+        return pd.DatetimeIndex(column.to_pandas()).as_unit("us").array
+    return None

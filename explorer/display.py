@@ -8,15 +8,13 @@ indented JSON. Large results show their first rows and say how many there are.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import html
-import json
 from typing import Any
 
 import pandas as pd
 
 from .export import statement_sql
+from .textout import records_json
 
 PREVIEW_ROWS = 50
 PREVIEW_RECORDS = 20
@@ -96,19 +94,6 @@ def records_html(records: list[dict], limit: int = PREVIEW_RECORDS) -> str:
     if len(records) > limit:
         note = f'<p style="{_STYLE}"><i>First {limit} of {len(records):,} records shown.</i></p>'
     return f'<pre style="max-height:30em;overflow:auto">{text}</pre>{note}'
-
-
-def records_json(records: Any) -> str:
-    """JSON text for records: dates as ISO strings, decimals as numbers."""
-    return json.dumps(records, indent=2, ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (dt.date, dt.datetime, dt.time, pd.Timestamp)):
-        return value.isoformat()
-    return str(value)
 
 
 def section(title: str, body: str, open_: bool = False) -> str:

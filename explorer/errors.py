@@ -45,6 +45,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean: a, b?' for close matches, or the list of choices when none is close."""
     choices = sorted(set(choices))
     close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    close = close or [c for c in choices if c.lower() == name.lower()]  # 'ID' for 'id'
     if close:
         return " Did you mean: " + ", ".join(close) + "?"
     if choices and len(choices) <= 12:

@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .backends import READERS, Backend, scrub, server_error
+from .backends import READERS, Backend, backend_for, scrub, server_error
 from .compile import Compiled
 from .config import Config
+from .diagnose import explain_join_error
 from .errors import ExecutionError, QueryError, QueryInterrupted, RowCapError
 
 DEFAULT_TIMEOUT = 60.0
@@ -230,11 +231,20 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
             rows, labels = _interruptible(run)
             labels = labels or list(compiled.statement.selected_columns.keys())
     except sa.exc.DBAPIError as exc:
-        raise server_error(where, exc, "run the query on", config.secrets, sql=sql, timeout=timeout) from None
+        raise statement_error(config, compiled, where, exc, "run the query on", sql, timeout) from None
     elapsed = time.perf_counter() - started
     log.debug("%d rows in %.3f s", len(rows), elapsed)
     return Execution(labels, rows, sql, shown_params, engine.dialect.name, databases, elapsed,
-                     extra={"sent": run.sent, "setup": run.setup})
+                     extra={"sent": run.sent, "setup": run.setup, "timezone": run.timezone})
+
+
+def statement_error(config: Config, compiled: Compiled | None, where, exc: BaseException, doing: str,
+                    sql: str, timeout: float) -> ExecutionError:
+    """The server's refusal of the statement as one sentence; a key type or collation mismatch
+    names the association that joins the two columns (see diagnose)."""
+    kind = backend_for(where.url).error_kind(getattr(exc, "orig", None) or exc)
+    detail = explain_join_error(config, compiled, kind) if compiled is not None else None
+    return server_error(where, exc, doing, config.secrets, sql=sql, timeout=timeout, detail=detail)
 
 
 class _Run:
@@ -245,6 +255,7 @@ class _Run:
         self.backend, self.connection = backend, connection
         self.sql, self.params, self.timeout, self.max_rows = sql, params, timeout, max_rows
         self.setup, self.sent = backend.bounded(connection, sql, timeout)
+        self.timezone = None
 
     @property
     def dbapi(self):
@@ -252,6 +263,8 @@ class _Run:
 
     def __call__(self) -> tuple[list[tuple], list[str]]:
         dbapi, error = self.dbapi, self.connection.dialect.loaded_dbapi.Error
+        # psycopg gives timestamptz in the session's zone; the JSON strategy's values follow it.
+        self.timezone = getattr(getattr(dbapi, "info", None), "timezone", None)
         cursor = self.backend.cursor(dbapi)
         stop_timer = self.backend.start_timeout(dbapi, self.timeout)
         try:

@@ -55,7 +55,7 @@ from .backends import server_error
 from .compile import Compiled
 from .config import Config
 from .errors import ExecutionError
-from .execute import Execution, _interruptible, render, row_cap_error
+from .execute import Execution, _interruptible, render, row_cap_error, statement_error
 
 # Decimals: connectorx keeps s <= 10 fraction digits and p - s <= 18 integer digits exactly.
 DECIMAL_MAX_SCALE = 10
@@ -206,7 +206,7 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
     run = _ArrowRun(backend.arrow_url(database.url), sent, session,
                     cancel=lambda: backend.cancel_marked(engine, marker))
     started = time.perf_counter()
-    table = read_table(config, database, run, sql, timeout)
+    table = read_table(config, database, run, sql, timeout, compiled)
     if table.num_rows > max_rows:
         raise row_cap_error(max_rows)
     labels = [label for node in compiled.layout for label in node.labels] \
@@ -216,7 +216,7 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
                      extra={"sent": sent, "setup": session}, arrow=table, reader="arrow", columns=columns)
 
 
-def read_table(config: Config, database, run, sql: str, timeout: float):
+def read_table(config: Config, database, run, sql: str, timeout: float, compiled: Compiled | None = None):
     """``run()`` (a connectorx read) in the interruptible worker; every failure an ExecutionError.
 
     connectorx panics (pyo3's PanicException, a BaseException) on values it cannot
@@ -229,8 +229,8 @@ def read_table(config: Config, database, run, sql: str, timeout: float):
     except (KeyboardInterrupt, SystemExit, ExecutionError):
         raise
     except Exception as exc:  # noqa: BLE001 - connectorx raises plain RuntimeErrors
-        raise server_error(database, exc, "run the query (Arrow reader) on", config.secrets, sql=sql,
-                           timeout=timeout) from None
+        raise statement_error(config, compiled, database, exc, "run the query (Arrow reader) on", sql,
+                              timeout) from None
     except BaseException as exc:  # noqa: BLE001 - a Rust panic inside connectorx
         raise _unreadable(config, database, exc, sql) from None
 

@@ -27,7 +27,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import JSON, display
 
 import explorer
-from explorer.display import records_json, statement_html
+from explorer.display import statement_html
+from explorer.textout import records_json
 from explorer.errors import ExplorerError
 from explorer.export import statement_sql
 
@@ -164,7 +165,7 @@ class CrossqueryMagics(Magics):
                 display(frame)
             return None
         if form == "nested":
-            return JSON(json.loads(records_json(result.records)), root="records")
+            return JSON(json.loads(records_json(result.records), parse_float=_shown_number), root="records")
         return result
 
 
@@ -180,3 +181,10 @@ def explorer_errors():
 def load_ipython_extension(ipython) -> None:
     """``%load_ext explorer``: register %crossquery and %%crossquery."""
     ipython.register_magics(CrossqueryMagics)
+
+
+def _shown_number(text: str):
+    """A JSON number for the browser's viewer, which reads numbers as doubles: kept a number only
+    where the double is exactly the value (``0.5``), else shown as its text (``"31.40"``)."""
+    number = float(text)
+    return number if repr(number) == text else text

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from .compile import Compiled, NodeLayout
 from .config import Config
-from .decode import exact_reader, frame_array, json_reader, object_array
+from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .errors import ConfigError
 from .execute import Execution, Statement
 from .unnest import json_node_tables, key_chains, node_columns, transpose
@@ -119,8 +119,23 @@ class Result(Statement):
     def frame(self) -> pd.DataFrame:
         """One row per joined row; columns named by path (``id``, ``orders.products.name``)."""
         if self.strategy == "json":
-            return typed_frame(join_tables(self._node_tables, self.compiled.layout), self._types)
-        return typed_frame(pd.DataFrame(self._columns, columns=self._labels, dtype=object), self._types)
+            return join_tables(self._typed_tables, self.compiled.layout)
+        arrow = self.execution.arrow
+        data = {}
+        for index, (label, values) in enumerate(self._columns.items()):
+            sql_type = self._types.get(label)
+            array = arrow_frame_array(arrow.column(index), sql_type) if arrow is not None else None
+            data[label] = _series(array if array is not None else frame_array(values, sql_type))
+        return pd.DataFrame(data, columns=self._labels)
+
+    @cached_property
+    def _typed_tables(self) -> dict[tuple, pd.DataFrame]:
+        """The node tables in frame dtypes, row for row (the join's from the typed flat frame)."""
+        if self.strategy == "json":
+            return {path: typed_frame(table, self._types) for path, table in self._node_tables.items()}
+        flat = self.frame
+        return {path: flat.iloc[table.index.to_numpy()][list(table.columns)].reset_index(drop=True)
+                for path, table in self._node_tables.items()}
 
     @cached_property
     def _node_tables(self) -> dict[tuple, pd.DataFrame]:
@@ -134,6 +149,7 @@ class Result(Statement):
             tables = {node.path: node_rows(flat, node, chain) for node, chain in
                       zip(layout, key_chains(layout).values())}
         chains = key_chains(layout)
+        # Kept: each row's index in the flat rows (the join's typed tables are taken by it).
         return {node.path: unique_rows(tables[node.path], node, chains[node.path]) for node in layout}
 
     def _json_column(self, label: str, values) -> np.ndarray:
@@ -150,9 +166,7 @@ class Result(Statement):
         frames = {}
         for node in self.compiled.layout:
             parent = layout.get(node.parent) if node.parent is not None else None
-            part = node_frame(self._node_tables[node.path], node, parent)
-            types = {name: self._types.get(label) for name, label in _frame_labels(node, parent)}
-            frames[node.frame_name] = typed_frame(part, types)
+            frames[node.frame_name] = node_frame(self._typed_tables[node.path], node, parent)
         return frames
 
     @cached_property
@@ -191,12 +205,14 @@ def _exact(values, reader, where: str) -> np.ndarray:
 
 def typed_frame(table: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
     """A frame of exact Python values as pandas dtypes that hold them (see decode.frame_array)."""
-    data = {}
-    for label in table.columns:
-        array = frame_array(table[label].to_numpy(dtype=object), types.get(label))
-        # A Series of the array's own dtype: pandas would infer timedelta64 from objects otherwise.
-        data[label] = pd.Series(array, dtype=array.dtype, copy=False)
-    return pd.DataFrame(data, columns=list(table.columns))
+    data = {label: _series(frame_array(table[label].to_numpy(dtype=object), types.get(label)))
+            for label in table.columns}
+    return pd.DataFrame(data, columns=list(table.columns), index=table.index)
+
+
+def _series(array) -> pd.Series:
+    # The array's own dtype: pandas would infer timedelta64 from objects otherwise.
+    return pd.Series(array, dtype=array.dtype, copy=False)
 
 
 def node_rows(flat: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.DataFrame:
@@ -209,7 +225,7 @@ def unique_rows(part: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.Da
     """One row per key chain; two rows with one key but different values are an error, not merged."""
     duplicated = part.duplicated(subset=chain).to_numpy()
     if not duplicated.any():
-        return part.reset_index(drop=True)
+        return part
     codes = part.groupby(chain, sort=False).ngroup().to_numpy()
     _, first = np.unique(codes, return_index=True)
     rows = np.flatnonzero(duplicated)
@@ -223,7 +239,7 @@ def unique_rows(part: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.Da
             a, b = column[row], column[first[codes[row]]]
             if not _same_value(a, b):
                 raise _not_unique(node, part.iloc[row][chain].tolist(), label, a, b)
-    return part[~duplicated].reset_index(drop=True)
+    return part[~duplicated]
 
 
 def _same_value(a, b) -> bool:
@@ -259,11 +275,12 @@ def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...
         flat = flat.merge(table, how="left", on=chains[node.parent], indicator="~match")
         unmatched = (flat["~match"] == "left_only").to_numpy()
         flat = flat.drop(columns="~match")
-        if unmatched.any():  # merge fills NaN where the join gives NULL
+        if unmatched.any():  # merge fills object columns with NaN where the join gives NULL
             for label in table.columns.difference(chains[node.parent]):
-                values = flat[label].to_numpy(dtype=object).copy()
-                values[unmatched] = None
-                flat[label] = pd.Series(values, index=flat.index, dtype=object)
+                if flat[label].dtype == object:
+                    values = flat[label].to_numpy(dtype=object).copy()
+                    values[unmatched] = pd.NA
+                    flat[label] = pd.Series(values, index=flat.index, dtype=object)
     return flat[[label for node in layout for label in node.labels]].reset_index(drop=True)
 
 

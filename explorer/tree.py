@@ -3,6 +3,9 @@
 A query names a root model and a tree of includes (association names). Every
 column and operator is checked here, so the compiler only ever sees names that
 exist; an error names the query path (``include.orders.include.prodcts``).
+Every model and association the query touches (junctions too) is checked against
+its table on the way: its primary key and key columns exist, no association is
+named like a column (a ConfigError naming the config's key path).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import yaml
 
 from .config import Association, Config
-from .errors import ConfigError, QueryError, did_you_mean
+from .errors import QueryError, did_you_mean
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "like", "not_like", "ilike", "not_ilike",
              "in", "not_in", "between", "not_between", "is", "not")
@@ -169,11 +172,8 @@ class _Parser:
     def __init__(self, config: Config):
         self.config = config
 
-    def columns(self, model: str, path: str) -> list[str]:
-        try:
-            return self.config.columns(model)
-        except ConfigError as exc:
-            raise QueryError(f"{path}: {exc}") from None
+    def columns(self, model: str) -> list[str]:
+        return self.config.columns(model)  # the model's table was built, and checked, on the way in
 
     # -- query and includes
 
@@ -185,6 +185,7 @@ class _Parser:
         model = raw["from"]
         if model not in self.config.models:
             raise QueryError(f"from: unknown model {model!r}." + did_you_mean(str(model), self.config.models))
+        self.config.table(model)  # a ConfigError for a missing table, primary key or a naming collision
         includes = self.includes(model, raw.get("include"), (), "include")
         query = Query(
             model=model,
@@ -244,8 +245,9 @@ class _Parser:
         associations = self.config.models[model].associations
         if name not in associations:
             raise QueryError(f"{here}: {model} has no association {name!r}." + did_you_mean(name, associations))
-        self.check_keys(options, INCLUDE_KEYS, here)
         association = associations[name]
+        self.config.check_association(association)  # its models' tables (junction too) and key columns
+        self.check_keys(options, INCLUDE_KEYS, here)
         target = association.target
         path = (*parent, name)
         own_where = self.where(options.get("where"), target, f"{here}.where", {(): target})
@@ -273,7 +275,7 @@ class _Parser:
                 raise QueryError(f"{at}: unknown option {key!r}." + did_you_mean(str(key), allowed))
 
     def attributes(self, model: str, raw: Any, where: str) -> tuple[str, ...]:
-        columns = self.columns(model, where)
+        columns = self.columns(model)
         if raw is None:
             return tuple(columns)
         if isinstance(raw, Mapping) and set(raw) <= {"exclude", "include"}:
@@ -285,7 +287,7 @@ class _Parser:
         raw = [raw] if isinstance(raw, str) else raw
         if not isinstance(raw, list):
             raise QueryError(f"{where}: expected a list of column names, got {raw!r}.")
-        columns = self.columns(model, where)
+        columns = self.columns(model)
         for name in raw:
             if name not in columns:
                 raise QueryError(f"{where}: {model} has no column {name!r}." + did_you_mean(str(name), columns))
@@ -340,7 +342,7 @@ class _Parser:
             raise QueryError(f"{where}: {'.'.join(path)!r} is not an included path." +
                              did_you_mean(".".join(path), known))
         model = nodes[path]
-        columns = self.columns(model, where)
+        columns = self.columns(model)
         if column not in columns:
             raise QueryError(f"{where}: {model} has no column {column!r}." + did_you_mean(column, columns))
         return ColumnRef(path, column)
