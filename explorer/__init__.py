@@ -18,9 +18,22 @@ from .shape import Result
 from .tree import Query, parse_query
 
 __all__ = [
-    "Config", "ConfigError", "ExecutionError", "ExplorerError", "Query", "QueryError", "Result",
-    "Statement", "compile_query", "load_config", "parse_query", "prepare", "run",
-    "load_ipython_extension", "diagram", "builder",
+    "Config",
+    "ConfigError",
+    "ExecutionError",
+    "ExplorerError",
+    "Query",
+    "QueryError",
+    "Result",
+    "Statement",
+    "builder",
+    "compile_query",
+    "diagram",
+    "load_config",
+    "load_ipython_extension",
+    "parse_query",
+    "prepare",
+    "run",
 ]
 __version__ = "0.1.0"
 

@@ -99,7 +99,7 @@ ENCODINGS = {
 
 def _register_exact(dialect: str | None, templates: dict[str, str]) -> None:
     def render(clause, compiler, **kw):
-        column = list(clause.clauses)[0]
+        column = next(iter(clause.clauses))
         encoding = json_encoding(column.type, dialect or "mysql")
         if encoding not in templates:
             raise sa.exc.CompileError(f"the JSON strategy cannot carry column {column.name!r} "

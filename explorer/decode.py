@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from .errors import ExecutionError
 from pandas.api.types import infer_dtype
 
+from .errors import ExecutionError
 from .kinds import FRAME_DTYPES, is_tz_aware, json_encoding, kind_of, postgres_type_name
 
 # -- 1. JSON strategy values -> driver values

@@ -45,14 +45,16 @@ class Execution:
     arrow: Any = None  # a pyarrow.Table from the fast path
     reader: str = "driver"
     # Column-wise values, one sequence per label, each value exactly what the server's own
-    # DBAPI driver returns for it (the Arrow reader converts to these); None: use ``rows``.
-    columns: list | None = None
+    # DBAPI driver returns for it (the Arrow reader converts to these on access); None: ``rows``.
+    columns: Any = None
 
     @property
     def row_count(self) -> int:
+        if self.arrow is not None:
+            return self.arrow.num_rows
         if self.columns is not None:
-            return len(self.columns[0]) if self.columns else 0
-        return self.arrow.num_rows if self.arrow is not None else len(self.rows)
+            return len(self.columns[0]) if len(self.columns) else 0
+        return len(self.rows)
 
 
 def databases_of(config: Config, compiled: Compiled) -> list[str]:
@@ -304,7 +306,7 @@ class _Run:
             log.warning("could not cancel the statement: %s", scrub(str(exc), []))
 
 
-def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], unfit=lambda: []) -> str:
+def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], unfit=list) -> str:
     """``driver`` (PyMySQL, psycopg, sqlite3) or ``arrow`` (connectorx) for this statement.
 
     ``auto`` takes Arrow only where it keeps every promise of the driver path: bound

@@ -211,7 +211,7 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
         raise row_cap_error(max_rows)
     labels = [label for node in compiled.layout for label in node.labels] \
         if compiled.strategy == "join" else table.column_names
-    columns = arrow_columns(config, database, table, list(compiled.statement.selected_columns))
+    columns = ArrowColumns(config, database, table, list(compiled.statement.selected_columns))
     return Execution(labels, None, sql, {}, engine.dialect.name, databases, time.perf_counter() - started,
                      extra={"sent": sent, "setup": session}, arrow=table, reader="arrow", columns=columns)
 
@@ -245,6 +245,38 @@ def _unreadable(config: Config, database, exc: BaseException, sql: str | None,
 
 
 # -- Arrow columns -> the driver's values
+
+
+class ArrowColumns:
+    """The Arrow table's columns as the driver's values, each converted on first access: the
+    frames take most columns straight from Arrow and never need the Python values."""
+
+    def __init__(self, config: Config, database, table, selected: list):
+        if table.num_columns != len(selected):
+            raise ExecutionError(f"The Arrow reader returned {table.num_columns} columns for a "
+                                 f"statement of {len(selected)}; use reader: driver.")
+        self._args, self._table, self._selected = (config, database), table, selected
+        self._done: dict[int, list] = {}
+
+    def __len__(self) -> int:
+        return self._table.num_columns
+
+    def __getitem__(self, index: int) -> list:
+        if index not in self._done:
+            self._done[index] = _converted(*self._args, self._table.column(index), self._selected[index])
+        return self._done[index]
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+
+def _converted(config: Config, database, column, selected) -> list:
+    try:
+        return column_values(column, selected)
+    except ExecutionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an Arrow cast that would lose data
+        raise _unreadable(config, database, exc, None, getattr(selected, "name", None)) from None
 
 
 def arrow_columns(config: Config, database, table, selected: list) -> list[list]:

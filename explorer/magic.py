@@ -28,9 +28,9 @@ from IPython.display import JSON, display
 
 import explorer
 from explorer.display import statement_html
-from explorer.textout import records_json
 from explorer.errors import ExplorerError
 from explorer.export import statement_sql
+from explorer.textout import records_json
 
 LINE_USAGE = """\
 %crossquery config PATH|VARIABLE    use this config for the session's %%crossquery cells

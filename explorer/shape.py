@@ -13,19 +13,19 @@ way to a record.
 
 from __future__ import annotations
 
-import decimal
 from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from .compile import Compiled, NodeLayout
 from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
-from .errors import ConfigError
 from .execute import Execution, Statement
-from .unnest import json_node_tables, key_chains, node_columns, transpose
+from .nodes import NodeTable, distinct, join_node_table
+from .unnest import json_node_tables, key_chains, transpose
 
 
 class Result(Statement):
@@ -83,19 +83,24 @@ class Result(Statement):
         return column_types(self.config, self.compiled)
 
     @cached_property
-    def _columns(self) -> dict[str, np.ndarray]:
-        """Label -> the column's values exactly as the driver gives them (the JSON text as is)."""
+    def _raw(self):
+        """One sequence per label of the driver's values (the Arrow reader converts on access)."""
         execution = self.execution
-        labels = self._labels
         if execution.columns is not None:
-            raw = execution.columns
-        elif execution.arrow is not None:
-            raw = [column.to_pylist() for column in execution.arrow.columns]
-        else:
-            raw = transpose(execution.rows, len(labels))
-        readers = {label: exact_reader(self._types.get(label), self._dialect_kind) for label in labels}
-        return {label: _exact(values, readers[label], self._where(label))
-                for label, values in zip(labels, raw)}
+            return execution.columns
+        return transpose(execution.rows, len(self._labels))
+
+    @cached_property
+    def _exact_columns(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _column(self, index: int) -> np.ndarray:
+        """The exact values of the statement's column ``index`` (the JSON text as is)."""
+        label = self._labels[index]
+        if label not in self._exact_columns:
+            reader = exact_reader(self._types.get(label), self._dialect_kind)
+            self._exact_columns[label] = _exact(self._raw[index], reader, self._where(label))
+        return self._exact_columns[label]
 
     @property
     def _labels(self) -> list[str]:
@@ -122,35 +127,32 @@ class Result(Statement):
             return join_tables(self._typed_tables, self.compiled.layout)
         arrow = self.execution.arrow
         data = {}
-        for index, (label, values) in enumerate(self._columns.items()):
+        for index, label in enumerate(self._labels):
             sql_type = self._types.get(label)
             array = arrow_frame_array(arrow.column(index), sql_type) if arrow is not None else None
-            data[label] = _series(array if array is not None else frame_array(values, sql_type))
+            data[label] = _series(array if array is not None else frame_array(self._column(index), sql_type))
         return pd.DataFrame(data, columns=self._labels)
 
     @cached_property
     def _typed_tables(self) -> dict[tuple, pd.DataFrame]:
         """The node tables in frame dtypes, row for row (the join's from the typed flat frame)."""
         if self.strategy == "json":
-            return {path: typed_frame(table, self._types) for path, table in self._node_tables.items()}
-        flat = self.frame
-        return {path: flat.iloc[table.index.to_numpy()][list(table.columns)].reset_index(drop=True)
+            return {path: typed_frame(table.columns, self._types) for path, table in self._node_tables.items()}
+        return {path: pd.DataFrame({label: _series(values) for label, values in table.columns.items()})
                 for path, table in self._node_tables.items()}
 
     @cached_property
-    def _node_tables(self) -> dict[tuple, pd.DataFrame]:
+    def _node_tables(self) -> dict[tuple, NodeTable]:
         """Per include path: the key chain of its ancestors and its own columns, deduplicated."""
-        layout = self.compiled.layout
+        layout, chains = self.compiled.layout, key_chains(self.compiled.layout)
         if self.strategy == "json":
-            tables = json_node_tables(self.compiled, self._labels, list(self._columns.values()),
-                                      self._json_column)
-        else:
-            flat = pd.DataFrame(self._columns, columns=self._labels, dtype=object)
-            tables = {node.path: node_rows(flat, node, chain) for node, chain in
-                      zip(layout, key_chains(layout).values())}
-        chains = key_chains(layout)
-        # Kept: each row's index in the flat rows (the join's typed tables are taken by it).
-        return {node.path: unique_rows(tables[node.path], node, chains[node.path]) for node in layout}
+            columns = [self._column(index) for index in range(len(self._labels))]
+            tables = json_node_tables(self.compiled, self._labels, columns, self._json_column)
+            return {node.path: distinct(NodeTable.of(tables[node.path]), node, chains[node.path])
+                    for node in layout}
+        # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.
+        flat = {label: self.frame[label].array for label in self._labels}
+        return {node.path: join_node_table(flat, node, chains[node.path]) for node in layout}
 
     def _json_column(self, label: str, values) -> np.ndarray:
         """One column read out of the JSON documents, as the driver gives the plain column."""
@@ -203,67 +205,15 @@ def _exact(values, reader, where: str) -> np.ndarray:
     return values if reader is None else object_array(reader(values, where))
 
 
-def typed_frame(table: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
-    """A frame of exact Python values as pandas dtypes that hold them (see decode.frame_array)."""
-    data = {label: _series(frame_array(table[label].to_numpy(dtype=object), types.get(label)))
-            for label in table.columns}
-    return pd.DataFrame(data, columns=list(table.columns), index=table.index)
+def typed_frame(columns: dict[str, np.ndarray], types: dict[str, Any]) -> pd.DataFrame:
+    """A frame of exact Python values in pandas dtypes that hold them (see decode.frame_array)."""
+    data = {label: _series(frame_array(values, types.get(label))) for label, values in columns.items()}
+    return pd.DataFrame(data, columns=list(columns))
 
 
 def _series(array) -> pd.Series:
     # The array's own dtype: pandas would infer timedelta64 from objects otherwise.
     return pd.Series(array, dtype=array.dtype, copy=False)
-
-
-def node_rows(flat: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.DataFrame:
-    """The join strategy's rows of one node: its key chain and columns, where its key is not NULL."""
-    part = flat[node_columns(node, chain)]
-    return part[part[list(node.key_labels)].notna().all(axis=1)]
-
-
-def unique_rows(part: pd.DataFrame, node: NodeLayout, chain: list[str]) -> pd.DataFrame:
-    """One row per key chain; two rows with one key but different values are an error, not merged."""
-    duplicated = part.duplicated(subset=chain).to_numpy()
-    if not duplicated.any():
-        return part
-    codes = part.groupby(chain, sort=False).ngroup().to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    rows = np.flatnonzero(duplicated)
-    firsts = first[codes[rows]]
-    for label in part.columns:
-        if label in chain:
-            continue
-        column = part[label].to_numpy(dtype=object)
-        suspects = rows[~np.equal(column[rows], column[firsts]).astype(bool)]
-        for row in suspects:  # NaN != NaN: look closer before calling it a difference
-            a, b = column[row], column[first[codes[row]]]
-            if not _same_value(a, b):
-                raise _not_unique(node, part.iloc[row][chain].tolist(), label, a, b)
-    return part[~duplicated]
-
-
-def _same_value(a, b) -> bool:
-    if a is b or a == b:
-        return True
-    nan = [isinstance(v, float) and v != v or isinstance(v, decimal.Decimal) and v.is_nan() for v in (a, b)]
-    return all(nan)
-
-
-def _not_unique(node: NodeLayout, chain_values: list, label: str, a, b) -> ConfigError:
-    key = chain_values[-len(node.key_labels):]
-    key_text = ", ".join(f"{k.rsplit('.', 1)[-1]}={v!r}" for k, v in zip(node.key_labels, key))
-    column = label.rsplit(".", 1)[-1]
-    return ConfigError(
-        f"models.{node.model}.primary_key: the key ({', '.join(c for c in node.columns[:len(node.key_labels)])}) "
-        f"is not unique: two rows of {node.model} have {key_text} but differ in column {column!r} "
-        f"({_short(a)} vs {_short(b)}), so they cannot be told apart in records; set primary_key: to "
-        "the column(s) that identify a row."
-    )
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...]) -> pd.DataFrame:
@@ -301,13 +251,13 @@ def node_frame(table: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None)
     return part.reset_index(drop=True)
 
 
-def to_records(table: pd.DataFrame, labels: list[str], names: list[str]) -> list[dict[str, Any]]:
+def to_records(table: NodeTable, labels: list[str], names: list[str]) -> list[dict[str, Any]]:
     """One dict per row, built column-wise (pandas' to_dict boxes every value one call at a time)."""
-    columns = [table[label].to_numpy(dtype=object).tolist() for label in labels]
+    columns = [table.values(label) for label in labels]
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(table))]
 
 
-def build_records(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
+def build_records(tables: dict[tuple, NodeTable], layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
     chains = key_chains(layout)
     children: dict[tuple, list[NodeLayout]] = defaultdict(list)
     for node in layout[1:]:
@@ -318,7 +268,7 @@ def build_records(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, .
         part = tables[node.path]
         label_of = dict(zip(node.columns, node.labels))
         records = to_records(part, [label_of[c] for c in node.shown], list(node.shown))
-        key_columns = [part[label].to_numpy(dtype=object).tolist() for label in chain]
+        key_columns = [part.values(label) for label in chain]
         keys = list(zip(*key_columns))
         for child in children[node.path]:
             groups = grouped.pop(child.path)

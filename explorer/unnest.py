@@ -9,8 +9,9 @@ deduplicating its flat rows, so frames and records are built one way for both.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,9 +122,10 @@ def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str]
         return table
     order = [(label, desc) for ref, desc in compiled.query.order
              if ref.path == node.path and (label := ".".join((*ref.path, ref.column))) in table.columns]
-    parent_rank = table.groupby(parent_chain, sort=False, dropna=False).ngroup().rename("~parent")
-    ranked = pd.concat([table, parent_rank], axis=1)
-    by = ["~parent", *(label for label, _ in order), *node.key_labels]
+    by = [*(label for label, _ in order), *node.key_labels]
+    # Sorted on inferred pandas arrays (integers as Int64, ...): object columns sort slowly.
+    keys = pd.DataFrame({"~parent": table.groupby(parent_chain, sort=False, dropna=False).ngroup().to_numpy(),
+                         **{f"~{i}": pd.array(table[label].to_numpy(dtype=object)) for i, label in enumerate(by)}})
     ascending = [True, *(not desc for _, desc in order), *[True] * len(node.key_labels)]
-    ranked = ranked.sort_values(by=by, ascending=ascending, kind="stable", na_position="first")
-    return ranked.drop(columns="~parent").reset_index(drop=True)
+    ranked = keys.sort_values(by=list(keys.columns), ascending=ascending, kind="stable", na_position="first")
+    return table.take(ranked.index.to_numpy()).reset_index(drop=True)

@@ -1,0 +1,150 @@
+"""Node tables: each include path's rows, once per key chain, as exact Python values.
+
+A node table holds, for one path of the include tree, the key chain of its
+ancestors and the node's own columns, one row per distinct chain, in the
+order the rows first came. Records and frames are built from node tables.
+Columns are either object arrays of exact Python values (``None`` for NULL) or
+the frame's pandas arrays, whose dtypes hold every value exactly (see
+``decode.frame_array``), so records read the same values either way; the work
+is done on arrays, not a DataFrame per node.
+
+Two rows with one key chain but different values mean the declared key is not
+unique: an error naming the model, the key and the column, never a silent merge.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .compile import NodeLayout
+from .errors import ConfigError
+from .unnest import node_columns
+
+
+@dataclass
+class NodeTable:
+    """Label -> object array; ``rows``: each row's position in the flat rows (join strategy)."""
+
+    columns: dict[str, np.ndarray]
+    rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def values(self, label: str) -> list:
+        """A column as plain Python values, None for NULL (as the driver gives them)."""
+        return python_list(self.columns[label])
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> NodeTable:
+        return cls({label: frame[label].to_numpy(dtype=object) for label in frame.columns})
+
+
+def python_list(values) -> list:
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    if isinstance(values, pd.arrays.NumpyExtensionArray):  # objects: only <NA> is NULL, NaN is a value
+        result = values.to_numpy().copy()
+        missing = np.flatnonzero(pd.isna(result))
+        result[missing] = [None if v is pd.NA else v for v in result[missing]]
+        return result.tolist()
+    if isinstance(values, pd.arrays.DatetimeArray):  # datetime.datetime, not pandas.Timestamp
+        result = values.to_pydatetime().astype(object)
+        result[values.isna()] = None
+        return result.tolist()
+    return values.to_numpy(dtype=object, na_value=None).tolist()  # NaN (a value) stays NaN
+
+
+def join_node_table(columns: dict, node: NodeLayout, chain: list[str]) -> NodeTable:
+    """The join strategy's table of one node: rows where its key is not NULL, once per key chain.
+
+    ``columns``: label -> the flat frame's arrays (or exact object arrays).
+    """
+    present = np.ones(len(columns[chain[0]]), dtype=bool)
+    for label in node.key_labels:
+        present &= ~np.asarray(pd.isna(columns[label]))
+    rows = np.flatnonzero(present)
+    table = NodeTable({label: columns[label].take(rows) for label in node_columns(node, chain)}, rows)
+    return distinct(table, node, chain)
+
+
+def distinct(table: NodeTable, node: NodeLayout, chain: list[str]) -> NodeTable:
+    """One row per key chain, in first-seen order; a chain seen with different values is an error."""
+    if len(table) == 0:
+        return table
+    codes = _chain_codes([table.columns[label] for label in chain])
+    _, first = np.unique(codes, return_index=True)  # first[code]: where that chain is first seen
+    if len(first) == len(codes):
+        return table
+    repeated = np.ones(len(codes), dtype=bool)
+    repeated[first] = False
+    _check_same(table, node, chain, np.flatnonzero(repeated), first, codes)
+    keep = np.sort(first)
+    rows = table.rows[keep] if table.rows is not None else None
+    return NodeTable({label: values.take(keep) for label, values in table.columns.items()}, rows)
+
+
+def _chain_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """One integer per row, equal for equal chains (each column factorized, then combined)."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for values in columns:
+        column_codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    return codes
+
+
+def _check_same(table: NodeTable, node: NodeLayout, chain: list[str], repeated: np.ndarray,
+                first: np.ndarray, codes: np.ndarray) -> None:
+    originals = first[codes[repeated]]
+    for label, values in table.columns.items():
+        if label in chain:
+            continue
+        suspects = np.flatnonzero(~_equal_at(values, repeated, originals))
+        for index in suspects:  # NaN != NaN: look closer before calling it a difference
+            a, b = values[repeated[index]], values[originals[index]]
+            a, b = (None if _null(a) else a), (None if _null(b) else b)
+            if not _same_value(a, b):
+                key = [table.columns[k][repeated[index]] for k in node.key_labels]
+                raise _not_unique(node, key, label, a, b)
+
+
+def _equal_at(values, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """values[left] == values[right] element-wise, NULL equal to NULL; a first pass (a value
+    that hashes by identity, such as Decimal NaN, is looked at again by the caller)."""
+    if isinstance(values, np.ndarray | pd.arrays.NumpyExtensionArray):  # Python objects: compare
+        objects = np.asarray(values, dtype=object)
+        return np.equal(objects[left], objects[right]).astype(bool)
+    codes, _ = pd.factorize(values, use_na_sentinel=False)  # typed arrays: hashed in C, NULLs one code
+    return codes[left] == codes[right]
+
+
+def _same_value(a, b) -> bool:
+    if a is b or a == b:
+        return True
+    return all(isinstance(v, float) and math.isnan(v) or isinstance(v, decimal.Decimal) and v.is_nan()
+               for v in (a, b))
+
+
+def _null(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT
+
+
+def _not_unique(node: NodeLayout, key: list, label: str, a, b) -> ConfigError:
+    columns = node.columns[: len(node.key_labels)]
+    key_text = ", ".join(f"{column}={value!r}" for column, value in zip(columns, key))
+    return ConfigError(
+        f"models.{node.model}.primary_key: the key ({', '.join(columns)}) is not unique: two rows of "
+        f"{node.model} have {key_text} but differ in column {label.rsplit('.', 1)[-1]!r} "
+        f"({_short(a)} vs {_short(b)}), so they cannot be told apart in records; set primary_key: to "
+        "the column(s) that identify a row."
+    )
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
