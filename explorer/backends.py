@@ -273,6 +273,10 @@ class MySQLBackend(Backend):
     supports_arrow = True
 
     def arrow_url(self, url: URL) -> str | None:
+        # connectorx takes no session options: a URL that sets any (init_command, a charset
+        # other than the driver path's utf8mb4, ...) would read differently, so none is offered.
+        if any(key != "charset" or value not in ("utf8mb4", "utf8") for key, value in url.query.items()):
+            return None
         return url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
 
     def cancel_marked(self, engine: Engine, marker: str) -> None:

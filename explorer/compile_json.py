@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from .compile import _equal
 from .config import Config
@@ -38,7 +39,9 @@ class json_object(FunctionElement):
 
 
 class json_array_agg(FunctionElement):
-    """Aggregate JSON values into one JSON array (NULL over no rows)."""
+    """Aggregate JSON values into one JSON array (NULL over no rows): ``json_array_agg(value,
+    *order)`` orders the items inside the aggregate, by the server's own collation and NULL
+    rules, so lists come in the order the join strategy's ORDER BY gives them."""
 
     inherit_cache = True
     type = sa.JSON()
@@ -49,6 +52,23 @@ class json_nested(FunctionElement):
 
     inherit_cache = True
     type = sa.JSON()
+
+
+class json_key(sa.sql.expression.ColumnElement):
+    """A JSON object key: a column or association name from the config (never a user value),
+    written as a string literal with the dialect's own escaping (MySQL escapes backslashes)."""
+
+    inherit_cache = True
+    type = sa.String()
+    _traverse_internals = [("name", InternalTraversal.dp_string)]  # the name is part of the cache key
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+@compiles(json_key)
+def _render_key(element, compiler, **kw):
+    return compiler.render_literal_value(element.name, sa.String())
 
 
 class json_exact(FunctionElement):
@@ -68,7 +88,6 @@ class json_text(FunctionElement):
 # How each element reads per dialect (None: every other dialect); {} is the argument list.
 TEMPLATES = {
     json_object: {None: "JSON_OBJECT({})", "postgresql": "json_build_object({})", "sqlite": "json_object({})"},
-    json_array_agg: {None: "JSON_ARRAYAGG({})", "postgresql": "json_agg({})", "sqlite": "json_group_array({})"},
     # SQLite forgets that a subquery's value is JSON; json() restores it.
     json_nested: {None: "{}", "sqlite": "json({})"},
     # psycopg would parse json itself, with floats; as text, decimals survive.
@@ -82,6 +101,24 @@ def _register(element, dialect: str | None, template: str) -> None:
 
     compiles(element, *([dialect] if dialect else []))(render)
 
+
+# The aggregate with its ORDER BY; SQLite before 3.44 has none (unnest sorts by SQLite's rules).
+AGGREGATES = {None: "JSON_ARRAYAGG({value}{order})", "postgresql": "json_agg({value}{order})",
+              "sqlite": "json_group_array({value})"}
+
+
+def _register_aggregate(dialect: str | None, template: str) -> None:
+    def render(clause, compiler, **kw):
+        value, *order = list(clause.clauses)
+        order_sql = ", ".join(compiler.process(item, **kw) for item in order)
+        return template.format(value=compiler.process(value, **kw),
+                               order=f" ORDER BY {order_sql}" if order_sql else "")
+
+    compiles(json_array_agg, *([dialect] if dialect else []))(render)
+
+
+for _dialect, _template in AGGREGATES.items():
+    _register_aggregate(_dialect, _template)
 
 for _element, _templates in TEMPLATES.items():
     for _dialect, _template in _templates.items():
@@ -175,15 +212,22 @@ class JsonCompiler:
         from_clause, _, conditions = self.source(include, parent, suffix="?")
         return sa.exists().select_from(from_clause).where(*conditions)
 
+    def order_within(self, include: Include, target) -> list:
+        """The query's order on this path, then the key: the join strategy's order within a parent."""
+        order = [_order_key(target.c[ref.column], desc) for ref, desc in self.query.order
+                 if ref.path == include.path]
+        keys = self.config.models[include.model].primary_key
+        return order + [target.c[column].asc() for column in keys]
+
     def include_value(self, include: Include, parent):
         from_clause, target, conditions = self.source(include, parent)
         pairs = [(column, json_exact(target.c[column])) for column in self.columns[include.path]]
         pairs += [(child.name, json_nested(self.include_value(child, target))) for child in include.includes]
         value = _object(pairs)
-        query = sa.select(json_array_agg(value) if include.association.to_many else value)
+        # To-one includes are arrays too: several matching rows are an error when read (unnest),
+        # never one of them picked silently.
+        query = sa.select(json_array_agg(value, *self.order_within(include, target)))
         query = query.select_from(from_clause).where(*conditions)
-        if not include.association.to_many:
-            query = query.limit(1)
         return query.scalar_subquery()
 
 
@@ -194,8 +238,12 @@ def _object(pairs: list[tuple[str, object]]):
         return _object([(f"{CHUNK}{i}", _object(chunk)) for i, chunk in enumerate(chunks)])
     arguments = []
     for key, value in pairs:
-        arguments += [sa.literal_column(_sql_string(key)), value]
+        arguments += [json_key(key), value]
     return json_object(*arguments)
+
+
+def _order_key(column, desc: bool):
+    return column.desc() if desc else column.asc()
 
 
 class _OneAlias:
@@ -206,8 +254,3 @@ class _OneAlias:
 
     def node(self, path):
         return self.alias
-
-
-def _sql_string(name: str) -> str:
-    # JSON keys are column and association names from the config, never user values.
-    return "'" + name.replace("'", "''") + "'"

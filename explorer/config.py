@@ -31,7 +31,7 @@ from .backends import (
     mask_url,
     server_error,
 )
-from .errors import ConfigError, ExplorerError, did_you_mean
+from .errors import ConfigError, did_you_mean
 
 KINDS = ("has_one", "has_many", "belongs_to", "belongs_to_many")
 TO_MANY = ("has_many", "belongs_to_many")
@@ -109,7 +109,6 @@ class Config:
         self.timeout = timeout
         self.max_rows = max_rows
         self.reader = reader  # auto | driver | arrow: who reads the rows (see explorer.fast)
-        self._metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
         self._checked: set[str] = set()
         self._checked_associations: set[tuple[str, str]] = set()
@@ -148,12 +147,8 @@ class Config:
             if model_name not in self._tables:
                 model = self.models[model_name]
                 table = self._build_table(model)
-                try:
-                    self._check_primary_key(model, table)
-                    self._check_association_names(model, table)
-                except ExplorerError:
-                    self._metadata.remove(table)  # the next use checks (and says) it again
-                    raise
+                self._check_primary_key(model, table)  # on error, not kept: the next use says it again
+                self._check_association_names(model, table)
                 self._tables[model_name] = table
             return self._tables[model_name]
 
@@ -269,7 +264,8 @@ class Config:
             columns = [sa.Column(name, sa.types.NullType()) for name in model.columns]
         else:
             columns = [sa.Column(c["name"], c["type"]) for c in self._live_columns(model)]
-        return sa.Table(model.table, self._metadata, *columns, schema=model.database)
+        # A MetaData per model: two models may map one table (with different columns: lists).
+        return sa.Table(model.table, sa.MetaData(), *columns, schema=model.database)
 
     def _live_columns(self, model: Model) -> list[dict]:
         """The table's columns as the server reports them; a clear error when it cannot."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,16 +30,16 @@ from .kinds import FRAME_DTYPES, is_tz_aware, json_encoding, kind_of, postgres_t
 # -- 1. JSON strategy values -> driver values
 
 
-def json_reader(sql_type, dialect: str, context: dict) -> Callable[[Any], Any] | None:
+def json_reader(sql_type, dialect: str, session=None) -> Callable[[Any], Any] | None:
     """A function from one JSON-carried value to the value the driver gives for the column;
-    None where JSON carries it as it is. ``context``: the session's time zone (PostgreSQL)."""
+    None where JSON carries it as it is. ``session``: the psycopg connection that read it."""
     encoding = json_encoding(sql_type, dialect)
     if encoding == "tagged":
         return _untag
     if encoding == "hex":
         return lambda value: None if value is None else bytes.fromhex(value)
     if encoding in ("text", "output"):
-        load = _postgres_loader(sql_type, context) if dialect == "postgresql" else _mysql_converter(sql_type)
+        load = _postgres_loader(sql_type, session) if dialect == "postgresql" else _mysql_converter(sql_type)
         return lambda value: None if value is None else load(value)
     return None
 
@@ -62,19 +63,18 @@ def _mysql_converter(sql_type) -> Callable[[str], Any]:
             "date": converters.convert_date, "time": converters.convert_timedelta}.get(kind, str)
 
 
-def _postgres_loader(sql_type, context: dict) -> Callable[[str], Any]:
-    """psycopg's text loader for the column's type; timestamptz in the session's time zone."""
+def _postgres_loader(sql_type, session) -> Callable[[str], Any]:
+    """psycopg's text loader for the column's type, in the reading session's context (DateStyle,
+    IntervalStyle, time zone, registered types), as the driver read the plain column."""
     import psycopg
     from psycopg.adapt import Transformer
     from psycopg.pq import Format
 
     name = postgres_type_name(sql_type)
-    info = psycopg.adapters.types.get(name.removesuffix("[]"))
+    adapters = session.adapters if session is not None else psycopg.adapters
+    info = adapters.types.get(name.removesuffix("[]"))
     oid = info.array_oid if name.endswith("[]") else info.oid
-    loader = Transformer().get_loader(oid, Format.TEXT)
-    zone = context.get("timezone")
-    if name == "timestamptz" and zone is not None:
-        return lambda text: loader.load(text.encode()).astimezone(zone)
+    loader = Transformer(session).get_loader(oid, Format.TEXT)
     return lambda text: loader.load(text.encode())
 
 
@@ -118,10 +118,13 @@ def _each(convert, what: str):
     return read
 
 
+_BEYOND_MICROSECONDS = re.compile(r"[.,]\d{6}\d*[1-9]")
+
+
 def _sqlite_datetime(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _BEYOND_MICROSECONDS.search(value):  # datetime keeps 6 digits
         raise ValueError(value)
     return dt.datetime.fromisoformat(value)  # offsets ('+02:00', 'Z') give tz-aware values
 
@@ -151,12 +154,19 @@ def _sqlite_bool(value) -> bool:
     raise ValueError(value)
 
 
+_WIDE = decimal.Context(prec=1000)  # quantizing a big REAL must not overflow the default 28 digits
+
+
 def _sqlite_decimal(value, quantum) -> decimal.Decimal:
-    # SQLite keeps NUMERIC as INTEGER or REAL: the declared scale is the one the user wrote.
+    # SQLite keeps NUMERIC as INTEGER or REAL and enforces no scale: the declared scale is shown
+    # where it adds only zeros (31.4 -> 31.40); a stored 1.234 stays 1.234, never rounded.
     if isinstance(value, bool) or not isinstance(value, int | float | str | decimal.Decimal):
         raise ValueError(value)
     number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
-    return number.quantize(quantum) if quantum is not None and number.is_finite() else number
+    if quantum is None or not number.is_finite():
+        return number
+    padded = number.quantize(quantum, context=_WIDE)
+    return padded if padded == number else number
 
 
 # -- 3. frames

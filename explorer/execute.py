@@ -47,6 +47,7 @@ class Execution:
     # Column-wise values, one sequence per label, each value exactly what the server's own
     # DBAPI driver returns for it (the Arrow reader converts to these on access); None: ``rows``.
     columns: Any = None
+    session: Any = None  # the psycopg connection that read the rows (decoding context)
 
     @property
     def row_count(self) -> int:
@@ -220,7 +221,7 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT
     max_rows = max_rows or compiled.query.max_rows or config.max_rows or DEFAULT_MAX_ROWS
     if choose_reader(backend, reader or config.reader, shown_params,
-                     unfit=lambda: _arrow_unfit(config, compiled)) == "arrow":
+                     unfit=lambda: _arrow_unfit(config, compiled), url=where.url) == "arrow":
         from .fast import execute_arrow
 
         return execute_arrow(config, compiled, values, databases, timeout, max_rows)
@@ -237,7 +238,7 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     elapsed = time.perf_counter() - started
     log.debug("%d rows in %.3f s", len(rows), elapsed)
     return Execution(labels, rows, sql, shown_params, engine.dialect.name, databases, elapsed,
-                     extra={"sent": run.sent, "setup": run.setup, "timezone": run.timezone})
+                     extra={"sent": run.sent, "setup": run.setup}, session=run.session)
 
 
 def statement_error(config: Config, compiled: Compiled | None, where, exc: BaseException, doing: str,
@@ -257,7 +258,7 @@ class _Run:
         self.backend, self.connection = backend, connection
         self.sql, self.params, self.timeout, self.max_rows = sql, params, timeout, max_rows
         self.setup, self.sent = backend.bounded(connection, sql, timeout)
-        self.timezone = None
+        self.session = None
 
     @property
     def dbapi(self):
@@ -265,8 +266,9 @@ class _Run:
 
     def __call__(self) -> tuple[list[tuple], list[str]]:
         dbapi, error = self.dbapi, self.connection.dialect.loaded_dbapi.Error
-        # psycopg gives timestamptz in the session's zone; the JSON strategy's values follow it.
-        self.timezone = getattr(getattr(dbapi, "info", None), "timezone", None)
+        # psycopg reads text by the session's DateStyle and time zone: the JSON strategy's
+        # values are read back with this session's own loaders (see decode).
+        self.session = dbapi if hasattr(dbapi, "adapters") else None
         cursor = self.backend.cursor(dbapi)
         stop_timer = self.backend.start_timeout(dbapi, self.timeout)
         try:
@@ -282,6 +284,12 @@ class _Run:
             if self.connection.dialect.is_disconnect(exc, dbapi, cursor):
                 self.connection.invalidate()  # never hand a dead session back to the pool
             raise sa.exc.DBAPIError.instance(self.sent, self.params, exc, error) from exc
+        except (ValueError, NotImplementedError, OverflowError) as exc:  # a value the driver cannot read
+            self.backend.forget_rows(cursor)
+            self.connection.invalidate()
+            raise ExecutionError(f"The driver could not read a value of the result ({type(exc).__name__}: "
+                                 f"{exc}); the session's settings (DateStyle, IntervalStyle, ...) or a value "
+                                 "outside Python's range (a year past 9999, infinity) can cause this.") from None
         finally:
             _quietly(stop_timer)
             _quietly(cursor.close)
@@ -306,7 +314,8 @@ class _Run:
             log.warning("could not cancel the statement: %s", scrub(str(exc), []))
 
 
-def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], unfit=list) -> str:
+def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], unfit=list,
+                  url=None) -> str:
     """``driver`` (PyMySQL, psycopg, sqlite3) or ``arrow`` (connectorx) for this statement.
 
     ``auto`` takes Arrow only where it keeps every promise of the driver path: bound
@@ -322,6 +331,12 @@ def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], 
     if wanted == "arrow" and not available:
         raise ExecutionError("reader: arrow needs connectorx (pip install 'crossquery-explorer[fast]') "
                              f"and a MySQL/MariaDB server; this is {backend.name}.")
+    if available and url is not None and backend.arrow_url(url) is None:
+        if wanted == "arrow":
+            raise ExecutionError(f"reader: arrow cannot apply the options of the URL ({', '.join(url.query)}) "
+                                 "to connectorx's session, so values could read differently; use "
+                                 "reader: driver (or auto).")
+        available = False
     if wanted == "arrow" or (wanted == "auto" and available and not values and not unfit()):
         return "arrow"
     return "driver"

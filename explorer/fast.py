@@ -42,6 +42,7 @@ protocol; the truth is PyMySQL's text protocol), as measured for the allow-list 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
@@ -196,7 +197,7 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
     database = config.databases[databases[0]]
     try:
         with engine.connect() as connection:  # the driver's session tells MariaDB from MySQL
-            sql = render(config, compiled, values, connection.dialect, literal=True)[0]
+            sql = render(config, dates_as_text(compiled), values, connection.dialect, literal=True)[0]
             setup, sent = backend.bounded(connection, sql, timeout)
     except sa.exc.DBAPIError as exc:
         raise server_error(database, exc, "connect to", config.secrets) from None
@@ -245,6 +246,20 @@ def _unreadable(config: Config, database, exc: BaseException, sql: str | None,
 
 
 # -- Arrow columns -> the driver's values
+
+
+def dates_as_text(compiled: Compiled) -> Compiled:
+    """The statement with DATE/DATETIME/TIMESTAMP columns read as their text.
+
+    connectorx panics on values MySQL keeps but Python's dates cannot hold (zero dates
+    such as '0000-00-00', invalid ones under ALLOW_INVALID_DATES); as text, PyMySQL's own
+    converters read them back exactly as the driver path does (a zero date stays a str).
+    """
+    columns = [sa.cast(column.element, sa.CHAR).label(column.name)
+               if isinstance(column.type, sa.DateTime | sa.Date) and isinstance(column, sa.Label) else column
+               for column in compiled.statement.selected_columns]
+    statement = compiled.statement.with_only_columns(*columns, maintain_column_froms=False)
+    return dataclasses.replace(compiled, statement=statement)
 
 
 class ArrowColumns:
@@ -326,6 +341,11 @@ def column_values(column, selected) -> list:
     if isinstance(sql_type, mysql.DOUBLE):
         _expect(pa.types.is_float64(arrow_type), selected, arrow_type)
         return column.to_pylist()
+    if isinstance(sql_type, sa.DateTime | sa.Date) and _is_text(arrow_type):  # see dates_as_text
+        from pymysql.converters import convert_date, convert_datetime
+
+        convert = convert_datetime if isinstance(sql_type, sa.DateTime) else convert_date
+        return [None if text is None else convert(text) for text in column.to_pylist()]
     if isinstance(sql_type, sa.DateTime):
         _expect(pa.types.is_timestamp(arrow_type) and arrow_type.tz is None, selected, arrow_type)
         return _via_numpy(column.cast(pa.timestamp("us")))

@@ -106,10 +106,9 @@ def _check_same(table: NodeTable, node: NodeLayout, chain: list[str], repeated: 
             continue
         suspects = np.flatnonzero(~_equal_at(values, repeated, originals))
         for index in suspects:  # NaN != NaN: look closer before calling it a difference
-            a, b = values[repeated[index]], values[originals[index]]
-            a, b = (None if _null(a) else a), (None if _null(b) else b)
+            a, b = python_list(values.take([repeated[index], originals[index]]))
             if not _same_value(a, b):
-                key = [table.columns[k][repeated[index]] for k in node.key_labels]
+                key = [python_list(table.columns[k].take([repeated[index]]))[0] for k in node.key_labels]
                 raise _not_unique(node, key, label, a, b)
 
 
@@ -118,6 +117,10 @@ def _equal_at(values, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     that hashes by identity, such as Decimal NaN, is looked at again by the caller)."""
     if isinstance(values, np.ndarray | pd.arrays.NumpyExtensionArray):  # Python objects: compare
         objects = np.asarray(values, dtype=object)
+        missing = np.flatnonzero(pd.isna(objects))
+        if len(missing):  # <NA> compares to nothing: make NULLs None, which equals None
+            objects = objects.copy()
+            objects[missing] = [None if v is pd.NA else v for v in objects[missing]]
         return np.equal(objects[left], objects[right]).astype(bool)
     codes, _ = pd.factorize(values, use_na_sentinel=False)  # typed arrays: hashed in C, NULLs one code
     return codes[left] == codes[right]
@@ -128,10 +131,6 @@ def _same_value(a, b) -> bool:
         return True
     return all(isinstance(v, float) and math.isnan(v) or isinstance(v, decimal.Decimal) and v.is_nan()
                for v in (a, b))
-
-
-def _null(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT
 
 
 def _not_unique(node: NodeLayout, key: list, label: str, a, b) -> ConfigError:

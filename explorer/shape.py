@@ -23,9 +23,10 @@ import pandas as pd
 from .compile import Compiled, NodeLayout
 from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
+from .errors import ExecutionError
 from .execute import Execution, Statement
 from .nodes import NodeTable, distinct, join_node_table
-from .unnest import json_node_tables, key_chains, transpose
+from .unnest import json_node_tables, key_chains, to_one_error, transpose
 
 
 class Result(Statement):
@@ -116,9 +117,11 @@ class Result(Statement):
 
     def _where(self, label: str) -> str:
         """How an error names a column: ``orders.total (Order.total)``."""
-        path, _, column = label.rpartition(".")
-        node = self.compiled.node(tuple(path.split("."))) if path else self.compiled.layout[0]
-        return f"column {label!r} ({node.model}.{column})"
+        for node in self.compiled.layout:
+            for column, own in zip(node.columns, node.labels):
+                if own == label:
+                    return f"column {label!r} ({node.model}.{column})"
+        return f"column {label!r}"
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -147,7 +150,8 @@ class Result(Statement):
         layout, chains = self.compiled.layout, key_chains(self.compiled.layout)
         if self.strategy == "json":
             columns = [self._column(index) for index in range(len(self._labels))]
-            tables = json_node_tables(self.compiled, self._labels, columns, self._json_column)
+            tables = json_node_tables(self.compiled, self._labels, columns, self._json_column,
+                                      sort=self._dialect_kind == "sqlite")
             return {node.path: distinct(NodeTable.of(tables[node.path]), node, chains[node.path])
                     for node in layout}
         # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.
@@ -157,9 +161,15 @@ class Result(Statement):
     def _json_column(self, label: str, values) -> np.ndarray:
         """One column read out of the JSON documents, as the driver gives the plain column."""
         sql_type = self._types.get(label)
-        read = json_reader(sql_type, self._dialect_kind, self.execution.extra)
-        values = object_array(values if read is None else [read(v) for v in values])
-        return _exact(values, exact_reader(sql_type, self._dialect_kind), self._where(label))
+        read = json_reader(sql_type, self._dialect_kind, self.execution.session)
+        if read is not None:
+            try:
+                values = [read(v) for v in values]
+            except Exception as exc:  # noqa: BLE001 - the driver's own loader refused the text
+                raise ExecutionError(f"{self._where(label)}: the driver cannot read a value of this "
+                                     f"column ({type(exc).__name__}: {exc}); use strategy: join to "
+                                     "see how the driver reads it.") from None
+        return _exact(object_array(values), exact_reader(sql_type, self._dialect_kind), self._where(label))
 
     @cached_property
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -174,7 +184,7 @@ class Result(Statement):
     @cached_property
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
-        return build_records(self._node_tables, self.compiled.layout)
+        return build_records(self._node_tables, self.compiled)
 
     def __repr__(self) -> str:
         return (f"<Result {self.query.model}: {self.root_count} root rows, {self.row_count} joined rows, "
@@ -257,7 +267,8 @@ def to_records(table: NodeTable, labels: list[str], names: list[str]) -> list[di
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(table))]
 
 
-def build_records(tables: dict[tuple, NodeTable], layout: tuple[NodeLayout, ...]) -> list[dict[str, Any]]:
+def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[dict[str, Any]]:
+    layout = compiled.layout
     chains = key_chains(layout)
     children: dict[tuple, list[NodeLayout]] = defaultdict(list)
     for node in layout[1:]:
@@ -274,6 +285,8 @@ def build_records(tables: dict[tuple, NodeTable], layout: tuple[NodeLayout, ...]
             groups = grouped.pop(child.path)
             for record, key in zip(records, keys):
                 found = groups.get(key)
+                if not child.to_many and found and len(found) > 1:
+                    raise to_one_error(compiled, child, key, len(found))
                 record[child.records_key] = (found or []) if child.to_many else (found[0] if found else None)
         if not node.path:
             return records

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .compile import Compiled, NodeLayout
+from .errors import QueryError
 from .decode import object_array
 from .kinds import CHUNK
 
@@ -38,11 +39,13 @@ def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
 
 
 def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
-                     typed: Callable[[str, Any], Any]) -> dict[tuple, pd.DataFrame]:
+                     typed: Callable[[str, Any], Any], sort: bool = False) -> dict[tuple, pd.DataFrame]:
     """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns).
 
     ``columns`` are the statement's columns (root columns, then one JSON text per include);
-    ``typed(label, values)`` turns one column's values into exact Python values.
+    ``typed(label, values)`` turns one column's values into exact Python values. Lists come
+    ordered by the server (ORDER BY inside the aggregate); ``sort``: order them here instead,
+    by SQLite's rules (its json_group_array takes no ORDER BY before 3.44).
     """
     layout = compiled.layout
     chains = key_chains(layout)
@@ -61,7 +64,9 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
             return
         if isinstance(value, (str, bytes)):
             value = _DECODER.decode(value if isinstance(value, str) else value.decode())
-        for item in (value if node.to_many else [value]):
+        if not node.to_many and len(value) > 1:
+            raise to_one_error(compiled, node, chain, len(value))
+        for item in value:
             if item is None:
                 continue
             item = unchunk(item)
@@ -87,8 +92,23 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         # Root keys came as plain columns, already exact; everything else in its JSON form.
         exact = [object_array(v) if label in chains[()] else typed(label, v)
                  for label, v in zip(labels_here, values)]
-        tables[node.path] = sort_children(_table(labels_here, exact), node, chains[node.parent], compiled)
+        table = _table(labels_here, exact)
+        tables[node.path] = sort_children(table, node, chains[node.parent], compiled) if sort else table
     return tables
+
+
+def to_one_error(compiled: Compiled, node: NodeLayout, parent_chain: tuple, count: int) -> QueryError:
+    """A belongs_to / has_one include that matched several rows for one parent."""
+    include = compiled.query.node(node.path)
+    parent = compiled.node(node.parent)
+    key = ", ".join(f"{label.rsplit('.', 1)[-1]}={value!r}"
+                    for label, value in zip(parent.key_labels, parent_chain[-len(parent.key_labels):]))
+    return QueryError(
+        f"include.{'.include.'.join(node.path)}: {include.association.source}.{include.name} is a "
+        f"{include.association.kind} (one {node.model} per {parent.model}) but {count} rows of "
+        f"{node.model} match the {parent.model} with {key}; make the key it joins on unique "
+        "(primary_key: / target_key:), add a scope that picks one, or declare it has_many."
+    )
 
 
 def unchunk(item: dict) -> dict:
@@ -117,15 +137,19 @@ def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
 
 def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str],
                   compiled: Compiled) -> pd.DataFrame:
-    """Keep parents in their order; within each, order by the query's order on this path, then key."""
+    """Keep parents in their order; within each, order by the query's order on this path, then key,
+    as SQLite orders: NULL first ascending and last descending, text by code point (BINARY)."""
     if table.empty:
         return table
     order = [(label, desc) for ref, desc in compiled.query.order
              if ref.path == node.path and (label := ".".join((*ref.path, ref.column))) in table.columns]
-    by = [*(label for label, _ in order), *node.key_labels]
-    # Sorted on inferred pandas arrays (integers as Int64, ...): object columns sort slowly.
-    keys = pd.DataFrame({"~parent": table.groupby(parent_chain, sort=False, dropna=False).ngroup().to_numpy(),
-                         **{f"~{i}": pd.array(table[label].to_numpy(dtype=object)) for i, label in enumerate(by)}})
-    ascending = [True, *(not desc for _, desc in order), *[True] * len(node.key_labels)]
-    ranked = keys.sort_values(by=list(keys.columns), ascending=ascending, kind="stable", na_position="first")
+    order += [(label, False) for label in node.key_labels]
+    keys = {"~parent": table.groupby(parent_chain, sort=False, dropna=False).ngroup().to_numpy()}
+    ascending = [True]
+    for i, (label, desc) in enumerate(order):
+        values = pd.array(table[label].to_numpy(dtype=object))  # inferred: Int64, string, ... sort fast
+        keys[f"~null{i}"] = np.asarray(pd.isna(values)) == desc  # NULLs first ascending, last descending
+        keys[f"~{i}"] = values
+        ascending += [True, not desc]
+    ranked = pd.DataFrame(keys).sort_values(by=list(keys), ascending=ascending, kind="stable")
     return table.take(ranked.index.to_numpy()).reset_index(drop=True)

@@ -80,8 +80,8 @@ def test_default_timeout_is_sent_with_the_one_statement(shop):
         # MariaDB: the bound travels inside the statement itself; no session state.
         assert extra["sent"] == f"SET STATEMENT max_statement_time=60.000 FOR {result.sql}"
         assert extra["setup"] == []
-        fast = explorer.run(shop, {"from": "User", "include": ["orders"]}, reader="arrow").execution.extra
-        assert fast["sent"].endswith(f"SET STATEMENT max_statement_time=60.000 FOR {result.sql}")
+        fast = explorer.run(shop, {"from": "User", "include": ["orders"]}, reader="arrow").execution
+        assert fast.extra["sent"].endswith(f"SET STATEMENT max_statement_time=60.000 FOR {fast.sql}")
     elif result.dialect == "postgresql":
         assert extra["sent"] == result.sql
         again = explorer.run(shop, {"from": "User", "include": ["orders"]}).execution.extra

@@ -4,11 +4,13 @@ SELECT "User".id AS id,
        "User".created_at AS created_at,
        "User".referred_by AS referred_by,
        CAST(
-              (SELECT json_agg(json_build_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', CAST(orders.total AS TEXT), 'created_at', CAST(orders.created_at AS TEXT))) AS anon_1
+              (SELECT json_agg(json_build_object('id', orders.id, 'user_id', orders.user_id, 'status', orders.status, 'total', CAST(orders.total AS TEXT), 'created_at', CAST(orders.created_at AS TEXT))
+                               ORDER BY orders.id ASC) AS anon_1
                FROM users_and_orders.orders AS orders
                WHERE "User".id = orders.user_id) AS TEXT) AS orders,
        CAST(
-              (SELECT json_agg(json_build_object('id', reviews.id, 'product_id', reviews.product_id, 'user_id', reviews.user_id, 'rating', reviews.rating, 'body', reviews.body)) AS anon_2
+              (SELECT json_agg(json_build_object('id', reviews.id, 'product_id', reviews.product_id, 'user_id', reviews.user_id, 'rating', reviews.rating, 'body', reviews.body)
+                               ORDER BY reviews.id ASC) AS anon_2
                FROM products.reviews AS reviews
                WHERE "User".id = reviews.user_id) AS TEXT) AS reviews
 FROM users_and_orders.users AS "User"
