@@ -111,6 +111,7 @@ class Config:
         self.reader = reader  # auto | driver | arrow: who reads the rows (see explorer.fast)
         self._tables: dict[str, sa.Table] = {}
         self._checked: set[str] = set()
+        self._live_types: dict[str, dict[str, Any]] = {}
         self._checked_associations: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
@@ -187,7 +188,8 @@ class Config:
             if model.columns is None or name in self._checked:
                 continue
             with self._lock:
-                live = [c["name"] for c in self._live_columns(model)]
+                found = self._live_columns(model)
+                live = [c["name"] for c in found]
                 missing = [c for c in model.columns if c not in live]
                 if missing:
                     raise ConfigError(
@@ -196,7 +198,16 @@ class Config:
                         f"{', '.join(map(repr, missing))}{_suggestion(missing[0], live)}; "
                         "remove it from columns or fix its name."
                     )
+                self._live_types[name] = {c["name"]: c["type"] for c in found}
                 self._checked.add(name)
+
+    def column_type(self, model_name: str, column: str):
+        """The column's SQL type: as reflected, or for a listed column the live table's type once
+        ``check_columns`` has read it (so results read the same with or without ``columns:``)."""
+        declared = self.table(model_name).c[column].type
+        if isinstance(declared, sa.types.NullType):
+            return self._live_types.get(model_name, {}).get(column, declared)
+        return declared
 
     def _located(self, key_path: str) -> str:
         return f"{self.source}: {key_path}" if self.source else key_path
@@ -531,6 +542,9 @@ class _Loader:
         database = spec.get("database")
         if database is None and len(databases) == 1:
             database = next(iter(databases))
+        if database is None:
+            raise self.error(path, "missing required key 'database' (the config has several databases: "
+                             f"{', '.join(databases)}); say which one holds the table.")
         if database not in databases:
             raise self.error((*path, "database"), f"unknown database {database!r}." + did_you_mean(str(database), databases))
         columns = self.names(spec["columns"], (*path, "columns")) if "columns" in spec else None

@@ -39,6 +39,8 @@ def json_reader(sql_type, dialect: str, session=None) -> Callable[[Any], Any] | 
     if encoding == "hex":
         return lambda value: None if value is None else bytes.fromhex(value)
     if encoding in ("text", "output"):
+        if dialect == "mysql" and kind_of(sql_type) in ("string", "json"):
+            return None  # the text is the value PyMySQL gives
         load = _postgres_loader(sql_type, session) if dialect == "postgresql" else _mysql_converter(sql_type)
         return lambda value: None if value is None else load(value)
     return None

@@ -201,13 +201,9 @@ class Result(Statement):
 
 
 def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
-    """Label -> the column's reflected SQLAlchemy type (NullType where the config lists columns)."""
-    types = {}
-    for node in compiled.layout:
-        table = config.table(node.model)
-        for column, label in zip(node.columns, node.labels):
-            types[label] = table.c[column].type
-    return types
+    """Label -> the column's SQLAlchemy type (see Config.column_type)."""
+    return {label: config.column_type(node.model, column)
+            for node in compiled.layout for column, label in zip(node.columns, node.labels)}
 
 
 def _exact(values, reader, where: str) -> np.ndarray:

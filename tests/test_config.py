@@ -285,3 +285,10 @@ def test_unknown_column_in_declared_columns_is_a_query_error(tmp_path):
     config = explorer.load_config(write(tmp_path, HEADER + "  User: {columns: [id, name]}\n"))
     with pytest.raises(explorer.QueryError, match="Did you mean: name"):
         explorer.prepare(config, {"from": "User", "attributes": ["nmae"]})
+
+
+def test_a_model_without_database_among_several_databases():
+    config = {"databases": {"a": "sqlite:///a.db", "b": "sqlite:///b.db"}, "models": {"User": {"table": "users"}}}
+    with pytest.raises(explorer.ConfigError, match=r"^models.User: missing required key 'database' \(the "
+                                                   r"config has several databases: a, b\)"):
+        explorer.load_config(config)

@@ -280,4 +280,13 @@ def test_sqlite_datetime_beyond_microseconds_is_an_error(sqlite_file):
 def test_two_models_on_one_table(sqlite_file):
     config = explorer.load_config(_sqlite_config(sqlite_file))
     assert len(explorer.run(config, {"from": "Pet"}).records) == 3
-    assert explorer.run(config, {"from": "Animal"}).records[0] == {"id": 1, "price": 1.234}
+    assert explorer.run(config, {"from": "Animal"}).records[0] == {"id": 1, "price": Decimal("1.234")}
+
+
+def test_listed_columns_read_like_reflected_ones(sqlite_file):
+    config = _sqlite_config(sqlite_file)
+    config["models"]["Listed"] = {"table": "pets", "columns": ["id", "price", "seen"]}
+    listed = explorer.run(config, {"from": "Listed"}).records
+    reflected = explorer.run(config, {"from": "Pet", "attributes": ["id", "price", "seen"]}).records
+    assert listed == reflected and listed[1]["price"] == Decimal("31.40")
+    assert listed[0]["seen"] == dt.datetime(2024, 1, 1, 10, 0)
