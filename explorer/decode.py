@@ -179,8 +179,10 @@ _INFERRED = {"int": {"integer"}, "uint64": {"integer"}, "bool": {"boolean"}, "fl
              "string": {"string"}, "datetime": {"datetime"}}
 
 
-def frame_array(values: Sequence, sql_type) -> Any:
-    """A pandas array holding ``values`` exactly, with <NA> (NaT for datetimes) for NULL."""
+def frame_array(values: Sequence, sql_type, zone=None) -> Any:
+    """A pandas array holding ``values`` exactly, with <NA> (NaT for datetimes) for NULL.
+
+    ``zone``: the session's time zone, for a tz-aware column that holds only NULLs."""
     values = object_array(values)
     kind = kind_of(sql_type)
     inferred = infer_dtype(values, skipna=True)
@@ -191,7 +193,7 @@ def frame_array(values: Sequence, sql_type) -> Any:
             if kind == "float":
                 return _floats(values)
             if kind == "datetime":
-                return _datetimes(values, is_tz_aware(sql_type))
+                return _datetimes(values, is_tz_aware(sql_type), zone)
             return pd.array(values, dtype=FRAME_DTYPES[kind])
         except (TypeError, ValueError, OverflowError):
             pass  # e.g. integers beyond the dtype, several time zones: keep the objects
@@ -231,10 +233,10 @@ def _floats(values: np.ndarray) -> Any:
     return pd.arrays.FloatingArray(data.astype(float), missing)
 
 
-def _datetimes(values: np.ndarray, aware: bool) -> Any:
+def _datetimes(values: np.ndarray, aware: bool, zone=None) -> Any:
     index = pd.DatetimeIndex(values)  # raises on naive and aware mixed
     if index.tz is None and aware:
-        index = index.tz_localize("UTC")  # only NULLs: still the column's tz-aware dtype
+        index = index.tz_localize(zone or "UTC")  # only NULLs: still the column's tz-aware dtype
     return index.as_unit("us").array
 
 

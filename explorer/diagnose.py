@@ -9,6 +9,7 @@ message says what to change instead of pointing at the connection.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -99,9 +100,25 @@ def _difference(left: KeyColumn, right: KeyColumn, kind: str) -> str | None:
     if kind == "type_mismatch":
         affinities = {left.type._type_affinity, right.type._type_affinity}  # INT and BIGINT compare fine
         return "types" if len(affinities) > 1 and sa.types.NullType not in affinities else None
-    if left.collation and right.collation and left.collation != right.collation:
+    if left.collation and right.collation and _clash(left.collation, right.collation):
         return "collations"
     return None
+
+
+_MYSQL_COLLATION = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*_(ci|cs|bin)$")
+
+
+def _clash(left: str, right: str) -> bool:
+    """Collations the server cannot reconcile: MariaDB converts between character sets and lets a
+    binary collation win, so only two different non-binary collations of one charset clash
+    (utf8mb4_unicode_ci vs utf8mb4_general_ci); PostgreSQL's collations have no charset part."""
+    if left == right:
+        return False
+    if not (_MYSQL_COLLATION.match(left) and _MYSQL_COLLATION.match(right)):
+        return True  # PostgreSQL ("C", "POSIX", "en_US.utf8"): any difference
+    same_charset = left.split("_", 1)[0] == right.split("_", 1)[0]
+    binary = left.endswith("_bin") or right.endswith("_bin")
+    return same_charset and not binary
 
 
 def _sentence(association: Association, left: KeyColumn, right: KeyColumn, differs: str, key: str) -> str:

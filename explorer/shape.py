@@ -112,6 +112,11 @@ class Result(Statement):
         return list(self.execution.labels)
 
     @property
+    def _zone(self):
+        """The reading session's time zone (PostgreSQL), for tz-aware columns of only NULLs."""
+        return getattr(getattr(self.execution.session, "info", None), "timezone", None)
+
+    @property
     def _dialect_kind(self) -> str:
         return self.execution.dialect if self.execution.dialect in ("sqlite", "postgresql") else "mysql"
 
@@ -133,14 +138,17 @@ class Result(Statement):
         for index, label in enumerate(self._labels):
             sql_type = self._types.get(label)
             array = arrow_frame_array(arrow.column(index), sql_type) if arrow is not None else None
-            data[label] = _series(array if array is not None else frame_array(self._column(index), sql_type))
+            if array is None:
+                array = frame_array(self._column(index), sql_type, self._zone)
+            data[label] = _series(array)
         return pd.DataFrame(data, columns=self._labels)
 
     @cached_property
     def _typed_tables(self) -> dict[tuple, pd.DataFrame]:
         """The node tables in frame dtypes, row for row (the join's from the typed flat frame)."""
         if self.strategy == "json":
-            return {path: typed_frame(table.columns, self._types) for path, table in self._node_tables.items()}
+            return {path: typed_frame(table.columns, self._types, self._zone)
+                    for path, table in self._node_tables.items()}
         return {path: pd.DataFrame({label: _series(values) for label, values in table.columns.items()})
                 for path, table in self._node_tables.items()}
 
@@ -211,9 +219,9 @@ def _exact(values, reader, where: str) -> np.ndarray:
     return values if reader is None else object_array(reader(values, where))
 
 
-def typed_frame(columns: dict[str, np.ndarray], types: dict[str, Any]) -> pd.DataFrame:
+def typed_frame(columns: dict[str, np.ndarray], types: dict[str, Any], zone=None) -> pd.DataFrame:
     """A frame of exact Python values in pandas dtypes that hold them (see decode.frame_array)."""
-    data = {label: _series(frame_array(values, types.get(label))) for label, values in columns.items()}
+    data = {label: _series(frame_array(values, types.get(label), zone)) for label, values in columns.items()}
     return pd.DataFrame(data, columns=list(columns))
 
 

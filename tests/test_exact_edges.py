@@ -290,3 +290,13 @@ def test_listed_columns_read_like_reflected_ones(sqlite_file):
     reflected = explorer.run(config, {"from": "Pet", "attributes": ["id", "price", "seen"]}).records
     assert listed == reflected and listed[1]["price"] == Decimal("31.40")
     assert listed[0]["seen"] == dt.datetime(2024, 1, 1, 10, 0)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("strategy", ["join", "json"])
+def test_an_all_null_timestamptz_column_keeps_the_session_zone(pg_schema, strategy):
+    query = {"from": "Parent", "where": {"id": 1}, "strategy": strategy,
+             "include": [{"cells": {"attributes": ["id", "tz"], "where": {"id": 2}, "required": False}},
+                         {"cells2": {"attributes": ["id"]}}]}
+    frame = explorer.run(_pg_config("-c%20TimeZone=Europe/Paris"), query).frames["cells"]
+    assert str(frame["tz"].dtype) == "datetime64[us, Europe/Paris]" and frame["tz"].isna().all()

@@ -227,3 +227,15 @@ def test_mariadb_compatible_keys_join(mysql_joins, association):
     """utf8mb4_general_ci = utf8mb4_bin, and BIGINT = INT: the server compares them, no error."""
     records = explorer.run(mysql_joins, {"from": "OrderLine", "include": [association]}, reader="driver").records
     assert records[0][association]["code"] == "pen"
+
+
+@pytest.mark.parametrize("left, right, clash", [
+    ("utf8mb4_unicode_ci", "utf8mb4_general_ci", True),   # MariaDB refuses (1267)
+    ("utf8mb4_general_ci", "latin1_swedish_ci", False),   # converted between character sets
+    ("utf8mb4_general_ci", "utf8mb4_bin", False),          # the binary collation wins
+    ("C", "POSIX", True), ("en_US.utf8", "de_DE.utf8", True),  # PostgreSQL: any two differ
+])
+def test_only_collations_the_server_cannot_reconcile_are_blamed(left, right, clash):
+    from explorer.diagnose import _clash
+
+    assert _clash(left, right) is clash
