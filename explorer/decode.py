@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,37 @@ from .kinds import FRAME_DTYPES, is_tz_aware, json_encoding, kind_of, postgres_t
 # -- 1. JSON strategy values -> driver values
 
 
-def json_reader(sql_type, dialect: str, session=None) -> Callable[[Any], Any] | None:
+@dataclass
+class Decoding:
+    """What reading values back needs from the session that read the rows, taken while it was
+    open (a pooled session may be closed by the time a frame is built)."""
+
+    timezone: Any = None                                    # PostgreSQL's TimeZone, as psycopg gives it
+    loaders: dict[str, Any] = field(default_factory=dict)   # psycopg type name -> its text loader
+
+
+def postgres_decoding(connection, sql_types) -> Decoding:
+    """psycopg's text loaders for these column types, made in the reading session's context
+    (DateStyle, IntervalStyle, time zone, registered types)."""
+    from psycopg.adapt import Transformer
+
+    transformer = Transformer(connection)
+    loaders = {}
+    for name in dict.fromkeys(filter(None, map(postgres_type_name, sql_types))):
+        loaders[name] = _loader(transformer, connection.adapters, name)
+    return Decoding(connection.info.timezone, loaders)
+
+
+def _loader(transformer, adapters, name: str):
+    from psycopg.pq import Format
+
+    info = adapters.types.get(name.removesuffix("[]"))
+    return transformer.get_loader(info.array_oid if name.endswith("[]") else info.oid, Format.TEXT)
+
+
+def json_reader(sql_type, dialect: str, decoding: Decoding | None = None) -> Callable[[Any], Any] | None:
     """A function from one JSON-carried value to the value the driver gives for the column;
-    None where JSON carries it as it is. ``session``: the psycopg connection that read it."""
+    None where JSON carries it as it is. ``decoding``: the reading session's context."""
     encoding = json_encoding(sql_type, dialect)
     if encoding == "tagged":
         return _untag
@@ -41,7 +70,7 @@ def json_reader(sql_type, dialect: str, session=None) -> Callable[[Any], Any] | 
     if encoding in ("text", "output"):
         if dialect == "mysql" and kind_of(sql_type) in ("string", "json"):
             return None  # the text is the value PyMySQL gives
-        load = _postgres_loader(sql_type, session) if dialect == "postgresql" else _mysql_converter(sql_type)
+        load = _postgres_loader(sql_type, decoding) if dialect == "postgresql" else _mysql_converter(sql_type)
         return lambda value: None if value is None else load(value)
     return None
 
@@ -65,18 +94,14 @@ def _mysql_converter(sql_type) -> Callable[[str], Any]:
             "date": converters.convert_date, "time": converters.convert_timedelta}.get(kind, str)
 
 
-def _postgres_loader(sql_type, session) -> Callable[[str], Any]:
-    """psycopg's text loader for the column's type, in the reading session's context (DateStyle,
-    IntervalStyle, time zone, registered types), as the driver read the plain column."""
+def _postgres_loader(sql_type, decoding: Decoding | None) -> Callable[[str], Any]:
+    """psycopg's text loader for the column's type, from the reading session where it was made."""
     import psycopg
     from psycopg.adapt import Transformer
-    from psycopg.pq import Format
 
     name = postgres_type_name(sql_type)
-    adapters = session.adapters if session is not None else psycopg.adapters
-    info = adapters.types.get(name.removesuffix("[]"))
-    oid = info.array_oid if name.endswith("[]") else info.oid
-    loader = Transformer(session).get_loader(oid, Format.TEXT)
+    loader = (decoding.loaders.get(name) if decoding else None) or \
+        _loader(Transformer(), psycopg.adapters, name)
     return lambda text: loader.load(text.encode())
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from .backends import READERS, Backend, backend_for, scrub, server_error
 from .compile import Compiled
 from .config import Config
+from .decode import postgres_decoding
 from .diagnose import explain_join_error
 from .errors import ExecutionError, QueryError, QueryInterrupted, RowCapError
 
@@ -47,7 +48,7 @@ class Execution:
     # Column-wise values, one sequence per label, each value exactly what the server's own
     # DBAPI driver returns for it (the Arrow reader converts to these on access); None: ``rows``.
     columns: Any = None
-    session: Any = None  # the psycopg connection that read the rows (decoding context)
+    decoding: Any = None  # the reading session's context for values read back later (decode.Decoding)
 
     @property
     def row_count(self) -> int:
@@ -231,6 +232,7 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     try:
         with engine.connect() as connection:
             run = _Run(backend, connection, sql, driver_params, timeout, max_rows)
+            run.json_types = _json_types(config, compiled)
             rows, labels = _interruptible(run)
             labels = labels or list(compiled.statement.selected_columns.keys())
     except sa.exc.DBAPIError as exc:
@@ -238,7 +240,7 @@ def execute(config: Config, compiled: Compiled, params: dict[str, Any] | None = 
     elapsed = time.perf_counter() - started
     log.debug("%d rows in %.3f s", len(rows), elapsed)
     return Execution(labels, rows, sql, shown_params, engine.dialect.name, databases, elapsed,
-                     extra={"sent": run.sent, "setup": run.setup}, session=run.session)
+                     extra={"sent": run.sent, "setup": run.setup}, decoding=run.decoding)
 
 
 def statement_error(config: Config, compiled: Compiled | None, where, exc: BaseException, doing: str,
@@ -258,7 +260,8 @@ class _Run:
         self.backend, self.connection = backend, connection
         self.sql, self.params, self.timeout, self.max_rows = sql, params, timeout, max_rows
         self.setup, self.sent = backend.bounded(connection, sql, timeout)
-        self.session = None
+        self.decoding = None
+        self.json_types: list = []  # the JSON strategy's column types, whose loaders are made here
 
     @property
     def dbapi(self):
@@ -266,14 +269,13 @@ class _Run:
 
     def __call__(self) -> tuple[list[tuple], list[str]]:
         dbapi, error = self.dbapi, self.connection.dialect.loaded_dbapi.Error
-        # psycopg reads text by the session's DateStyle and time zone: the JSON strategy's
-        # values are read back with this session's own loaders (see decode).
-        self.session = dbapi if hasattr(dbapi, "adapters") else None
         cursor = self.backend.cursor(dbapi)
         stop_timer = self.backend.start_timeout(dbapi, self.timeout)
         try:
             self._prepare(cursor)
             rows = _fetch(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows)
+            if hasattr(dbapi, "adapters"):  # psycopg reads text by the session's settings (see decode)
+                self.decoding = postgres_decoding(dbapi, self.json_types)
             return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
         except RowCapError:
             _quietly(stop_timer)
@@ -340,6 +342,12 @@ def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], 
     if wanted == "arrow" or (wanted == "auto" and available and not values and not unfit()):
         return "arrow"
     return "driver"
+
+
+def _json_types(config: Config, compiled: Compiled) -> list:
+    if compiled.strategy != "json":
+        return []
+    return [config.column_type(node.model, column) for node in compiled.layout[1:] for column in node.columns]
 
 
 def _arrow_unfit(config: Config, compiled: Compiled) -> list[str]:

@@ -114,7 +114,7 @@ class Result(Statement):
     @property
     def _zone(self):
         """The reading session's time zone (PostgreSQL), for tz-aware columns of only NULLs."""
-        return getattr(getattr(self.execution.session, "info", None), "timezone", None)
+        return self.execution.decoding.timezone if self.execution.decoding else None
 
     @property
     def _dialect_kind(self) -> str:
@@ -169,7 +169,7 @@ class Result(Statement):
     def _json_column(self, label: str, values) -> np.ndarray:
         """One column read out of the JSON documents, as the driver gives the plain column."""
         sql_type = self._types.get(label)
-        read = json_reader(sql_type, self._dialect_kind, self.execution.session)
+        read = json_reader(sql_type, self._dialect_kind, self.execution.decoding)
         if read is not None:
             try:
                 values = [read(v) for v in values]
