@@ -97,6 +97,8 @@ def json_encoding(sql_type, dialect: str) -> str | None:
         return "plain"
     if kind == "bytes":
         return "hex"
+    if kind == "string" and not isinstance(sql_type, mysql.LONGTEXT):
+        return "plain"
     # Text, not plain: MariaDB's JSON columns are LONGTEXT that JSON_OBJECT would embed as JSON.
     if kind in ("int", "bool", "float", "decimal", "string", "datetime", "date", "time", "json"):
         return "text"

@@ -1,6 +1,6 @@
 SELECT `User`.id AS id,
 
-  (SELECT JSON_ARRAYAGG(JSON_OBJECT('id', orders.id, 'status', CAST(orders.status AS CHAR))
+  (SELECT JSON_ARRAYAGG(JSON_OBJECT('id', orders.id, 'status', orders.status)
                         ORDER BY orders.id ASC) AS anon_1
    FROM users_and_orders.orders AS orders
    WHERE `User`.id = orders.user_id) AS orders,
