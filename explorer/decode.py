@@ -60,18 +60,19 @@ def _loader(transformer, adapters, name: str):
 
 
 def json_reader(sql_type, dialect: str, decoding: Decoding | None = None) -> Callable[[Any], Any] | None:
-    """A function from one JSON-carried value to the value the driver gives for the column;
-    None where JSON carries it as it is. ``decoding``: the reading session's context."""
+    """A function from one JSON-carried value (never NULL: callers keep None as None) to the value
+    the driver gives for the column; None where JSON carries it as it is. ``decoding``: the
+    reading session's context."""
     encoding = json_encoding(sql_type, dialect)
     if encoding == "tagged":
         return _untag
     if encoding == "hex":
-        return lambda value: None if value is None else bytes.fromhex(value)
+        return bytes.fromhex
     if encoding in ("text", "output"):
         if dialect == "mysql" and kind_of(sql_type) in ("string", "json"):
             return None  # the text is the value PyMySQL gives
         load = _postgres_loader(sql_type, decoding) if dialect == "postgresql" else _mysql_converter(sql_type)
-        return lambda value: None if value is None else load(value)
+        return load
     return None
 
 
@@ -276,7 +277,7 @@ def arrow_frame_array(column, sql_type) -> Any:
     if kind == "float" and pa.types.is_float64(arrow_type):
         return column.to_pandas(types_mapper=lambda t: pd.Float64Dtype()).array
     if kind == "string" and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
-        return column.to_pandas(types_mapper=lambda t: pd.StringDtype()).array
+        return column.to_pandas(types_mapper=lambda t: pd.StringDtype("python")).array
     if kind == "datetime" and pa.types.is_timestamp(arrow_type) and arrow_type.tz is None:
         return pd.DatetimeIndex(column.to_pandas()).as_unit("us").array
     return None

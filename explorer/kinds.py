@@ -28,7 +28,7 @@ CHUNK = "~chunk"
 
 # Kinds whose pandas dtype is not object.
 FRAME_DTYPES = {"int": "Int64", "uint64": "UInt64", "bool": "boolean", "float": "Float64",
-                "string": "string"}
+                "string": "string[python]"}  # "string"; Python storage, as the values come
 
 _POSTGRES_NAMES = (  # PostgreSQL types read back through psycopg's own text loader, by name
     (postgresql.INTERVAL, "interval"), (postgresql.INET, "inet"), (postgresql.CIDR, "cidr"),

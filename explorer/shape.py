@@ -172,7 +172,7 @@ class Result(Statement):
         read = json_reader(sql_type, self._dialect_kind, self.execution.decoding)
         if read is not None:
             try:
-                values = [read(v) for v in values]
+                values = [v if v is None else read(v) for v in values]
             except Exception as exc:  # noqa: BLE001 - the driver's own loader refused the text
                 raise ExecutionError(f"{self._where(label)}: the driver cannot read a value of this "
                                      f"column ({type(exc).__name__}: {exc}); use strategy: join to "

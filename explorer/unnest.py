@@ -69,7 +69,8 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         for item in value:
             if item is None:
                 continue
-            item = unchunk(item)
+            if FIRST_CHUNK in item:
+                item = unchunk(item)
             own_chain = chain + tuple(item[c] for c in key_columns[node.path])
             items[node.path].append(item)
             item_chains[node.path].append(own_chain)
@@ -109,6 +110,9 @@ def to_one_error(compiled: Compiled, node: NodeLayout, parent_chain: tuple, coun
         f"{node.model} match the {parent.model} with {key}; make the key it joins on unique "
         "(primary_key: / target_key:), add a scope that picks one, or declare it has_many."
     )
+
+
+FIRST_CHUNK = CHUNK + "0"
 
 
 def unchunk(item: dict) -> dict:
