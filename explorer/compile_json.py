@@ -103,7 +103,9 @@ def _register(element, dialect: str | None, template: str) -> None:
 
 
 # The aggregate with its ORDER BY; SQLite before 3.44 has none (unnest sorts by SQLite's rules).
-AGGREGATES = {None: "JSON_ARRAYAGG({value}{order})", "postgresql": "json_agg({value}{order})",
+# MariaDB cuts a JSON_ARRAYAGG at max_allowed_packet with only a warning: the row count sent
+# beside it lets the reader tell a cut list from a whole one (unnest.COUNTED).
+AGGREGATES = {None: "JSON_ARRAY(COUNT(*), JSON_ARRAYAGG({value}{order}))", "postgresql": "json_agg({value}{order})",
               "sqlite": "json_group_array({value})"}
 
 

@@ -66,7 +66,7 @@ def join_node_table(columns: dict, node: NodeLayout, chain: list[str]) -> NodeTa
     ``columns``: label -> the flat frame's arrays (or exact object arrays).
     """
     present = np.ones(len(columns[chain[0]]), dtype=bool)
-    for label in node.key_labels:
+    for label in node.key_labels if node.path else ():  # an include's NULL key: no row joined
         present &= ~np.asarray(pd.isna(columns[label]))
     rows = np.flatnonzero(present)
     table = NodeTable({label: columns[label].take(rows) for label in node_columns(node, chain)}, rows)
@@ -77,6 +77,9 @@ def distinct(table: NodeTable, node: NodeLayout, chain: list[str]) -> NodeTable:
     """One row per key chain, in first-seen order; a chain seen with different values is an error."""
     if len(table) == 0:
         return table
+    for label in node.key_labels:  # a root's (or a JSON item's) NULL key identifies nothing
+        if np.asarray(pd.isna(table.columns[label])).any():
+            raise _null_key(node)
     codes = _chain_codes([table.columns[label] for label in chain])
     _, first = np.unique(codes, return_index=True)  # first[code]: where that chain is first seen
     if len(first) == len(codes):
@@ -141,6 +144,15 @@ def _not_unique(node: NodeLayout, key: list, label: str, a, b) -> ConfigError:
         f"{node.model} have {key_text} but differ in column {label.rsplit('.', 1)[-1]!r} "
         f"({_short(a)} vs {_short(b)}), so they cannot be told apart in records; set primary_key: to "
         "the column(s) that identify a row."
+    )
+
+
+def _null_key(node: NodeLayout) -> ConfigError:
+    columns = ", ".join(node.columns[: len(node.key_labels)])
+    return ConfigError(
+        f"models.{node.model}.primary_key: a row of {node.model} has NULL in its key ({columns}), so "
+        "records cannot tell it apart from other rows; set primary_key: to column(s) that are never "
+        "NULL, or filter those rows out (where: {" + node.columns[0] + ": {not: null}})."
     )
 
 

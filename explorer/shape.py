@@ -159,7 +159,7 @@ class Result(Statement):
         if self.strategy == "json":
             columns = [self._column(index) for index in range(len(self._labels))]
             tables = json_node_tables(self.compiled, self._labels, columns, self._json_column,
-                                      sort=self._dialect_kind == "sqlite")
+                                      sort=self._dialect_kind == "sqlite", counted=self._dialect_kind == "mysql")
             return {node.path: distinct(NodeTable.of(tables[node.path]), node, chains[node.path])
                     for node in layout}
         # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.

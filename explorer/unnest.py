@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .compile import Compiled, NodeLayout
-from .errors import QueryError
+from .errors import ExecutionError, QueryError
 from .decode import object_array
 from .kinds import CHUNK
 
@@ -39,13 +39,15 @@ def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
 
 
 def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
-                     typed: Callable[[str, Any], Any], sort: bool = False) -> dict[tuple, pd.DataFrame]:
+                     typed: Callable[[str, Any], Any], sort: bool = False,
+                     counted: bool = False) -> dict[tuple, pd.DataFrame]:
     """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns).
 
     ``columns`` are the statement's columns (root columns, then one JSON text per include);
     ``typed(label, values)`` turns one column's values into exact Python values. Lists come
     ordered by the server (ORDER BY inside the aggregate); ``sort``: order them here instead,
-    by SQLite's rules (its json_group_array takes no ORDER BY before 3.44).
+    by SQLite's rules (its json_group_array takes no ORDER BY before 3.44). ``counted``: each
+    list comes as ``[row count, list]`` (MySQL/MariaDB, see compile_json.AGGREGATES).
     """
     layout = compiled.layout
     chains = key_chains(layout)
@@ -61,9 +63,16 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
 
     def walk(value, node: NodeLayout, chain: tuple) -> None:
         if value is None:
+            if counted:  # [count, list] is never NULL: the server dropped a value too long to send
+                raise ExecutionError(_cut(node))
             return
         if isinstance(value, (str, bytes)):
-            value = _DECODER.decode(value if isinstance(value, str) else value.decode())
+            value = _decode(value, node)
+        if counted:
+            count, value = value
+            value = value or []
+            if len(value) != count:
+                raise ExecutionError(_cut(node, count, len(value)))
         if not node.to_many and len(value) > 1:
             raise to_one_error(compiled, node, chain, len(value))
         for item in value:
@@ -96,6 +105,20 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         table = _table(labels_here, exact)
         tables[node.path] = sort_children(table, node, chains[node.parent], compiled) if sort else table
     return tables
+
+
+def _decode(text, node: NodeLayout):
+    try:
+        return _DECODER.decode(text if isinstance(text, str) else text.decode())
+    except ValueError:  # a cut document (MariaDB cuts JSON_ARRAYAGG at max_allowed_packet)
+        raise ExecutionError(_cut(node)) from None
+
+
+def _cut(node: NodeLayout, count: int | None = None, got: int | None = None) -> str:
+    what = f"{got} of its {count} rows" if count is not None else "a JSON document that is cut short"
+    return (f"include {'.'.join(node.path)}: the server sent {what} (MariaDB cuts a JSON_ARRAYAGG "
+            "longer than max_allowed_packet); use strategy: join for this query, or raise the "
+            "server's max_allowed_packet.")
 
 
 def to_one_error(compiled: Compiled, node: NodeLayout, parent_chain: tuple, count: int) -> QueryError:

@@ -300,3 +300,48 @@ def test_an_all_null_timestamptz_column_keeps_the_session_zone(pg_schema, strate
                          {"cells2": {"attributes": ["id"]}}]}
     frame = explorer.run(_pg_config("-c%20TimeZone=Europe/Paris"), query).frames["cells"]
     assert str(frame["tz"].dtype) == "datetime64[us, Europe/Paris]" and frame["tz"].isna().all()
+
+
+@pytest.mark.parametrize("strategy", ["join", "json"])
+def test_a_null_key_is_an_error_not_a_dropped_row(tmp_path, strategy):
+    path = tmp_path / "tags.db"
+    connection = sqlite3.connect(path)
+    connection.executescript("CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT);"
+                             "CREATE TABLE uses (id INTEGER PRIMARY KEY, code TEXT);"
+                             "INSERT INTO tags VALUES ('a', 'A'), (NULL, 'n1'); INSERT INTO uses VALUES (1, 'a');")
+    connection.commit()
+    connection.close()
+    config = {"databases": {"t": f"sqlite:///{path}"}, "models": {
+        "Tag": {"table": "tags", "primary_key": "code", "associations": {
+            "uses": {"has_many": "Use", "foreign_key": "code", "source_key": "code"},
+            "uses2": {"has_many": "Use", "foreign_key": "code", "source_key": "code"}}},
+        "Use": {"table": "uses"}}}
+    with pytest.raises(explorer.ConfigError, match=r"models.Tag.primary_key: a row of Tag has NULL in its key"):
+        explorer.run(config, {"from": "Tag", "include": ["uses", "uses2"], "strategy": strategy}).records
+    ok = explorer.run(config, {"from": "Tag", "where": {"code": {"not": None}}, "include": ["uses", "uses2"],
+                               "strategy": strategy}).records
+    assert ok == [{"code": "a", "label": "A", "uses": [{"id": 1, "code": "a"}], "uses2": [{"id": 1, "code": "a"}]}]
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("rows, size", [(130, 172939), (180, 100_000)])  # cut between / inside items
+def test_a_json_list_the_server_cuts_is_an_error(mysql_db, rows, size):
+    with mysql_db.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS `{MYSQL_DB}`.bigc")
+        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.bigc (id INT PRIMARY KEY, day_id INT, t MEDIUMTEXT)")
+        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.bigc SELECT seq, 3, REPEAT('y', {size}) FROM `{MYSQL_DB}`.seq_1_to_{rows}")
+    mysql_db.commit()
+    config = _mysql_config()
+    config["models"]["Day"]["associations"].update({
+        "big": {"has_many": "Big", "foreign_key": "day_id"}, "big2": {"has_many": "Big", "foreign_key": "day_id"}})
+    config["models"]["Big"] = {"table": "bigc"}
+    query = {"from": "Day", "where": {"id": 3}, "include": [{"big": {"attributes": ["id", "t"]}},
+                                                            {"big2": {"attributes": ["id"]}}]}
+    try:
+        with pytest.raises(explorer.ExecutionError, match=r"include big: the server sent .*max_allowed_packet"):
+            explorer.run(config, query, reader="driver").records
+        joined = explorer.run(config, {**query, "include": [query["include"][0]]}).records  # the join
+        assert len(joined[0]["big"]) == rows
+    finally:
+        with mysql_db.cursor() as cursor:
+            cursor.execute(f"DROP TABLE `{MYSQL_DB}`.bigc")
