@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import decimal
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -91,7 +93,8 @@ def _query_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="the association config (YAML or JSON file)")
     parser.add_argument("query", help="the include query (YAML file, or - for standard input)")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                        help="a value for :NAME in the query (YAML scalar or list); repeatable")
+                        help="a value for :NAME in the query: 42, 1.10 (exact decimal), true, false, "
+                             "null, [a, b], 'quoted text'; anything else is text as typed; repeatable")
 
 
 def _read_query(text: str) -> str:
@@ -99,16 +102,38 @@ def _read_query(text: str) -> str:
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param NAME=VALUE`` values, typed only where the text says so unambiguously."""
     params = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise QueryError(f"--param {item!r}: expected NAME=VALUE.")
-        try:
-            params[name] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            params[name] = value
+        params[name] = param_value(value)
     return params
+
+
+_INTEGER = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")  # after _INTEGER
+_WORDS = {"true": True, "false": False, "null": None}
+
+
+def param_value(text: str) -> Any:
+    """A --param value: 42 is an int, 1.10 a Decimal (exact, never a float), true/false/null,
+    [a, b] a list of such values, '...' or "..." a string; everything else the text as typed
+    (01234, NO and 12:30 stay strings: YAML 1.1 would read them as 668, False and 750)."""
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            items = yaml.load(text, Loader=yaml.BaseLoader)  # every item as its text
+        except yaml.YAMLError:
+            return text
+        return [param_value(item) for item in items] if isinstance(items, list) else text
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if _INTEGER.match(text):
+        return int(text)
+    if _DECIMAL.match(text):
+        return decimal.Decimal(text)
+    return _WORDS.get(text, text)
 
 
 def _sql(args) -> None:

@@ -131,7 +131,10 @@ ENCODINGS = {
     None: {"plain": "{}", "text": "CAST({} AS CHAR)", "hex": "HEX(CAST({} AS BINARY))"},
     "postgresql": {"plain": "{}", "text": "CAST({} AS TEXT)", "output": "{}"},
     # SQLite's json_object() writes reals with 15 digits and refuses blobs: tag both.
-    "sqlite": {"tagged": "CASE typeof({0}) WHEN 'real' THEN json_array('r', printf('%!.17g', {0})) "
+    # Its printf is exact to 17 digits only below about 1e100: larger reals are tagged 'R', which
+    # the reader refuses (decode._untag) rather than return a neighbouring number.
+    "sqlite": {"tagged": "CASE typeof({0}) WHEN 'real' THEN json_array(CASE WHEN abs({0}) < 1e100 "
+                         "THEN 'r' ELSE 'R' END, printf('%!.17g', {0})) "
                          "WHEN 'blob' THEN json_array('b', hex({0})) ELSE {0} END"},
 }
 

@@ -79,6 +79,8 @@ def json_reader(sql_type, dialect: str, decoding: Decoding | None = None) -> Cal
 def _untag(value):
     if isinstance(value, list):  # ["r", "<digits>"] or ["b", "<hex>"], see kinds
         tag, text = value
+        if tag == "R":
+            raise ValueError(f"a REAL of about {text} is beyond what SQLite's printf writes exactly")
         return float(text) if tag == "r" else bytes.fromhex(text)
     return value
 

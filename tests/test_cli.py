@@ -204,3 +204,17 @@ def test_records_json_is_still_importable_from_the_cli():
     from explorer.textout import records_json as writer
 
     assert records_json is writer
+
+
+@pytest.mark.parametrize("text, value", [
+    ("42", 42), ("-7", -7), ("1.10", Decimal("1.10")), ("1e3", Decimal("1E+3")), ("true", True),
+    ("null", None), ("01234", "01234"), ("NO", "NO"), ("12:30", "12:30"), ("'42'", "42"), ("", ""),
+    ("[1, 2.5, NO, 'x']", [1, Decimal("2.5"), "NO", "x"]),
+])
+def test_param_values_are_typed_only_where_unambiguous(text, value):
+    from explorer.cli import param_value
+
+    got = param_value(text)
+    assert got == value and type(got) is type(value)
+    if isinstance(value, Decimal):
+        assert got.as_tuple() == value.as_tuple()

@@ -345,3 +345,22 @@ def test_a_json_list_the_server_cuts_is_an_error(mysql_db, rows, size):
     finally:
         with mysql_db.cursor() as cursor:
             cursor.execute(f"DROP TABLE `{MYSQL_DB}`.bigc")
+
+
+def test_sqlite_huge_reals_never_change_in_the_json_strategy(tmp_path):
+    path = tmp_path / "m.db"
+    connection = sqlite3.connect(path)
+    connection.executescript("CREATE TABLE ps (id INTEGER PRIMARY KEY); INSERT INTO ps VALUES (1);"
+                             "CREATE TABLE ms (id INTEGER PRIMARY KEY, p_id INT, x REAL, n NUMERIC);")
+    connection.execute("INSERT INTO ms VALUES (1, 1, ?, ?)", (1.0289592972990117e+300, 1.0289592972990117e+300))
+    connection.commit()
+    connection.close()
+    config = {"databases": {"m": f"sqlite:///{path}"}, "models": {
+        "P": {"table": "ps", "associations": {"ms": {"has_many": "M", "foreign_key": "p_id"},
+                                              "ms2": {"has_many": "M", "foreign_key": "p_id"}}},
+        "M": {"table": "ms"}}}
+    auto = explorer.run(config, {"from": "P", "include": [{"ms": {"attributes": ["id", "x"]}}, "ms2"]})
+    assert auto.strategy == "join" and auto.records[0]["ms"][0]["x"] == 1.0289592972990117e+300
+    numeric = {"from": "P", "include": [{"ms": {"attributes": ["id", "n"]}}, {"ms2": {"attributes": ["id"]}}]}
+    with pytest.raises(explorer.ExecutionError, match=r"'ms.n' \(M.n\).*beyond what SQLite's printf writes"):
+        explorer.run(config, {**numeric, "strategy": "json"}).records
