@@ -28,6 +28,8 @@ INTERNAL_ERROR = ("crossquery: internal error (this is a bug in crossquery explo
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):  # a lone surrogate in a value must not end the output
+        sys.stdout.reconfigure(errors="backslashreplace")
     parser = _parser()
     args = parser.parse_args(argv)
     try:

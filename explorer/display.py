@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import ExplorerError
 from .export import statement_sql
-from .textout import records_json
+from .textout import readable_frame, records_json
 
 PREVIEW_ROWS = 50
 PREVIEW_RECORDS = 20
@@ -81,7 +82,7 @@ def params_html(params: dict[str, Any]) -> str:
 def frame_html(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     """A DataFrame as an HTML table, cut to its first ``rows`` rows with a note saying so."""
     shown = frame.head(rows)
-    table = shown.to_html(index=False, na_rep="<NA>", border=0, classes="dataframe")
+    table = readable_frame(shown).to_html(index=False, na_rep="<NA>", border=0, classes="dataframe")
     if len(frame) > rows:
         table += f'<p style="{_STYLE}"><i>First {rows} of {len(frame):,} rows shown.</i></p>'
     return table
@@ -89,7 +90,11 @@ def frame_html(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
 def records_html(records: list[dict], limit: int = PREVIEW_RECORDS) -> str:
     """The nested records as indented JSON, cut to the first ``limit`` roots."""
-    text = html.escape(records_json(records[:limit]))
+    try:
+        text = html.escape(records_json(records[:limit]))
+    except ExplorerError as exc:  # a value with no JSON form: say so, keep the rest of the display
+        return f'<p style="{_STYLE}"><i>{html.escape(str(exc))}</i></p>'
+
     note = ""
     if len(records) > limit:
         note = f'<p style="{_STYLE}"><i>First {limit} of {len(records):,} records shown.</i></p>'

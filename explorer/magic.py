@@ -165,7 +165,8 @@ class CrossqueryMagics(Magics):
                 display(frame)
             return None
         if form == "nested":
-            return JSON(json.loads(records_json(result.records), parse_float=_shown_number), root="records")
+            return JSON(json.loads(records_json(result.records), parse_float=_shown_number,
+                                   parse_int=_shown_integer), root="records")
         return result
 
 
@@ -181,6 +182,12 @@ def explorer_errors():
 def load_ipython_extension(ipython) -> None:
     """``%load_ext explorer``: register %crossquery and %%crossquery."""
     ipython.register_magics(CrossqueryMagics)
+
+
+def _shown_integer(text: str):
+    """An integer the browser's doubles hold exactly (|n| <= 2**53) stays a number, else its text."""
+    number = int(text)
+    return number if abs(number) <= 2**53 else text
 
 
 def _shown_number(text: str):

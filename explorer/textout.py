@@ -16,7 +16,7 @@ import datetime as dt
 import ipaddress
 import math
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +56,13 @@ def json_value(value: Any, where: str = "value") -> Any:
         return {_key(key, where): json_value(item, f"{where}.{key}") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if _is_range(value):  # psycopg's Range: its bounds, exactly, and which ends are included
+        if value.isempty:
+            return "empty"
+        return {"lower": json_value(value.lower, where), "upper": json_value(value.upper, where),
+                "bounds": value.bounds}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray, memoryview)):  # multirange
+        return [json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (set, frozenset)):
         return _sorted([json_value(item, where) for item in value])
     if isinstance(value, _NULLS):
@@ -67,6 +74,10 @@ def json_value(value: Any, where: str = "value") -> Any:
     if isinstance(value, (float, np.floating, Decimal)):
         return _number(value)
     return _string(value, where)
+
+
+def _is_range(value: Any) -> bool:
+    return all(hasattr(value, name) for name in ("lower", "upper", "bounds", "isempty"))
 
 
 def _string(value: Any, where: str) -> str:
@@ -124,26 +135,32 @@ def frame_csv(frame: pd.DataFrame, json_columns: Collection[str] = ()) -> str:
 
 
 def frame_table(frame: pd.DataFrame) -> str:
-    """``frame.to_string()`` for a terminal: every NULL ``<NA>``, a NaN that is data ``NaN``.
+    """``frame.to_string()`` for a terminal, through ``readable_frame``."""
+    return readable_frame(frame).to_string(index=False, na_rep="<NA>")
 
-    pandas alone writes ``None``/``NaT`` for NULLs in object columns and, given
-    ``na_rep``, hides a real NaN as ``<NA>``; those columns are shown through their values.
+
+def readable_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as people read it: every NULL ``<NA>``, a NaN that is data ``NaN``, floats with
+    every digit (``repr``: pandas would print 3.141593 and 0.0 for 1e-30).
+
+    pandas alone writes ``None``/``NaT`` for NULLs in object columns and, given ``na_rep``,
+    hides a real NaN as ``<NA>``; those columns are shown through their values.
     """
     shown = frame.copy(deep=False)
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
         if column.dtype == object or pd.api.types.is_float_dtype(column.dtype):
-            values = _column_values(column)
-            if column.dtype == object or any(_is_nan(value) for value in values):
-                cells = [_table_value(value) for value in values]
-                shown.isetitem(i, pd.Series(cells, index=frame.index, dtype=object))
-    return shown.to_string(index=False, na_rep="<NA>")
+            cells = [_table_value(value) for value in _column_values(column)]
+            shown.isetitem(i, pd.Series(cells, index=frame.index, dtype=object))
+    return shown
 
 
 def _table_value(value: Any) -> Any:
     if value is None:
         return pd.NA  # an object column prints pd.NA as <NA> and None as None
-    return "NaN" if _is_nan(value) else value
+    if _is_nan(value):
+        return "NaN"
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else value
 
 
 def _is_nan(value: Any) -> bool:
@@ -200,8 +217,14 @@ def _csv_field(text: str | None) -> str:
 
 def _dumps(value: Any, indent: int | None, compact: bool = False) -> str:
     # use_decimal writes a Decimal as its exact digits; allow_nan=False guards against a bare NaN
-    return simplejson.dumps(value, use_decimal=True, allow_nan=False, ensure_ascii=False,
-                            indent=indent, separators=(",", ":") if compact else None)
+    options = {"use_decimal": True, "allow_nan": False, "indent": indent,
+               "separators": (",", ":") if compact else None}
+    text = simplejson.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (PostgreSQL json allows "\ud800"): escape it
+        text = simplejson.dumps(value, ensure_ascii=True, **options)
+    return text
 
 
 def _number(value: float | Decimal) -> float | Decimal | str:

@@ -212,3 +212,10 @@ def test_every_option_and_command_is_documented():
     assert options and all(f"`{option}" in docs or f" {option}" in docs for option in options), options
     for command in ("config", "diagram", "builder"):
         assert f"`%crossquery {command}" in docs
+
+
+def test_nested_view_keeps_numbers_a_browser_would_round_as_text():
+    from explorer.magic import _shown_integer, _shown_number
+
+    assert _shown_integer("9007199254740992") == 2**53 and _shown_integer("9223372036854775807") == "9223372036854775807"
+    assert _shown_number("0.5") == 0.5 and _shown_number("31.40") == "31.40"

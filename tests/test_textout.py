@@ -243,9 +243,11 @@ def test_table_spells_every_null_na_and_keeps_data_nan():
     assert lines[1].split()[-2] == "NaN"  # Decimal('NaN') is data too
 
 
-def test_table_leaves_plain_columns_to_pandas():
-    frame = pd.DataFrame({"n": pd.array([1.25, None], dtype="Float64"), "s": ["a", None]})
-    assert frame_table(frame) == frame.to_string(index=False, na_rep="<NA>")
+def test_table_shows_every_float_digit():
+    frame = pd.DataFrame({"n": pd.array([1.25, None, 3.141592653589793, 1e-30], dtype="Float64"),
+                          "s": ["a", None, "b", "c"]})
+    assert frame_table(frame).split() == ["n", "s", "1.25", "a", "<NA>", "<NA>", "3.141592653589793", "b",
+                                          "1e-30", "c"]
 
 
 def test_csv_parsed_json_columns_write_strings_as_json_text():
@@ -255,3 +257,13 @@ def test_csv_parsed_json_columns_write_strings_as_json_text():
     assert frame_csv(frame, json_columns={"doc"}).splitlines() == [
         "doc,raw", '"{""a"":1}","""text"""', '"""text""","""text"""', '1.10,"""text"""',
         ',"""text"""', 'true,"""text"""']
+
+
+def test_postgres_ranges_and_lone_surrogates_have_json_forms():
+    from psycopg.types.range import Range
+
+    records = [{"r": Range(1, 5, "[)"), "e": Range(empty=True), "m": [Range(1, 2, "[]")], "s": "\ud800"}]
+    text = records_json(records, indent=None)
+    text.encode("utf-8")  # printable: the surrogate is escaped
+    assert json.loads(text) == [{"r": {"lower": 1, "upper": 5, "bounds": "[)"}, "e": "empty",
+                                 "m": [{"lower": 1, "upper": 2, "bounds": "[]"}], "s": "\ud800"}]
