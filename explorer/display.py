@@ -54,7 +54,9 @@ def statement_html(statement, dialect: str | None = None, literal: bool = False)
 
 def header_html(result) -> str:
     """One line: root rows, joined rows, statements, elapsed ms, databases."""
-    parts = [_count(result.root_count, "root row"), _count(result.row_count, "joined row"),
+    sent = _count(result.row_count, "joined row") if result.strategy == "join" else \
+        _count(result.row_count, "row") + " sent (includes as JSON)"
+    parts = [_count(result.root_count, "root row"), sent,
              _count(result.statements, "statement"), f"{result.elapsed * 1000:.0f} ms",
              "databases: " + ", ".join(result.databases)]
     model = html.escape(result.query.model)
