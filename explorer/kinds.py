@@ -30,11 +30,25 @@ CHUNK = "~chunk"
 FRAME_DTYPES = {"int": "Int64", "uint64": "UInt64", "bool": "boolean", "float": "Float64",
                 "string": "string[python]"}  # "string"; Python storage, as the values come
 
+_POSTGRES_SCALARS = (  # array items: psycopg's names (first match wins)
+    (sa.Boolean, "bool"), (sa.SmallInteger, "int2"), (sa.BigInteger, "int8"), (sa.Integer, "int4"),
+    (sa.String, "text"),
+)
 _POSTGRES_NAMES = (  # PostgreSQL types read back through psycopg's own text loader, by name
-    (postgresql.INTERVAL, "interval"), (postgresql.INET, "inet"), (postgresql.CIDR, "cidr"),
+    (sa.Numeric, "numeric"), (postgresql.INTERVAL, "interval"), (postgresql.INET, "inet"), (postgresql.CIDR, "cidr"),
     (postgresql.MACADDR, "macaddr"), (postgresql.MACADDR8, "macaddr8"), (postgresql.JSONB, "jsonb"),
     (sa.JSON, "json"), (sa.Uuid, "uuid"), (sa.LargeBinary, "bytea"), (sa.Date, "date"),
     (sa.Interval, "interval"),
+)
+
+
+# SQLAlchemy type -> kind; the first match wins (Boolean before Integer, Float before Numeric).
+_KINDS = (
+    (mysql.YEAR, "int"), (mysql.BIT, "bytes"), (sa.Boolean, "bool"), (sa.Integer, "int"),
+    (sa.Float, "float"), (sa.Numeric, "decimal"), (sa.DateTime, "datetime"), (sa.Date, "date"),
+    (sa.Time, "time"), (sa.Interval | postgresql.INTERVAL, "duration"),
+    (sa.LargeBinary | sa.types._Binary, "bytes"), (sa.JSON, "json"), (sa.ARRAY, "array"),
+    (sa.String, "string"),
 )
 
 
@@ -43,36 +57,10 @@ def kind_of(sql_type) -> str:
     duration, bytes, json, array, other, or unknown (no type known)."""
     if sql_type is None or isinstance(sql_type, sa.types.NullType):
         return "unknown"
-    if isinstance(sql_type, mysql.YEAR):
-        return "int"
-    if isinstance(sql_type, mysql.BIT):
-        return "bytes"
-    if isinstance(sql_type, sa.Boolean):
-        return "bool"
-    if isinstance(sql_type, sa.Integer):
-        unsigned = getattr(sql_type, "unsigned", False)
-        return "uint64" if unsigned and isinstance(sql_type, sa.BigInteger) else "int"
-    if isinstance(sql_type, sa.Float):
-        return "float"
-    if isinstance(sql_type, sa.Numeric):
-        return "decimal"
-    if isinstance(sql_type, sa.DateTime):
-        return "datetime"
-    if isinstance(sql_type, sa.Date):
-        return "date"
-    if isinstance(sql_type, sa.Time):
-        return "time"
-    if isinstance(sql_type, sa.Interval | postgresql.INTERVAL):
-        return "duration"
-    if isinstance(sql_type, sa.LargeBinary | sa.types._Binary):
-        return "bytes"
-    if isinstance(sql_type, sa.JSON):
-        return "json"
-    if isinstance(sql_type, sa.ARRAY):
-        return "array"
-    if isinstance(sql_type, sa.String):
-        return "string"
-    return "other"
+    kind = next((kind for cls, kind in _KINDS if isinstance(sql_type, cls)), "other")
+    if kind == "int" and getattr(sql_type, "unsigned", False) and isinstance(sql_type, sa.BigInteger):
+        return "uint64"
+    return kind
 
 
 def is_tz_aware(sql_type) -> bool:
@@ -117,35 +105,24 @@ def postgres_type_name(sql_type) -> str | None:
 
 
 def _postgres_scalar(sql_type) -> str | None:
-    if isinstance(sql_type, sa.Boolean):
-        return "bool"
-    if isinstance(sql_type, sa.SmallInteger):
-        return "int2"
-    if isinstance(sql_type, sa.BigInteger):
-        return "int8"
-    if isinstance(sql_type, sa.Integer):
-        return "int4"
     if isinstance(sql_type, sa.Enum):
         return None  # an enum's array needs its own type's oid
-    if isinstance(sql_type, sa.String):
-        return "text"
-    return _postgres_other(sql_type)
+    return _postgres_name(sql_type, _POSTGRES_SCALARS) or _postgres_other(sql_type)
 
 
 def _postgres_other(sql_type) -> str | None:
     if isinstance(sql_type, sa.Float):
         precision = getattr(sql_type, "precision", None)
         return "float4" if isinstance(sql_type, sa.REAL) or (precision and precision <= 24) else "float8"
-    if isinstance(sql_type, sa.Numeric):
-        return "numeric"
     if isinstance(sql_type, sa.DateTime):
         return "timestamptz" if is_tz_aware(sql_type) else "timestamp"
     if isinstance(sql_type, sa.Time):
         return "timetz" if is_tz_aware(sql_type) else "time"
-    for cls, name in _POSTGRES_NAMES:
-        if isinstance(sql_type, cls):
-            return name
-    return None
+    return _postgres_name(sql_type, _POSTGRES_NAMES)
+
+
+def _postgres_name(sql_type, table) -> str | None:
+    return next((name for cls, name in table if isinstance(sql_type, cls)), None)
 
 
 def server_dialect(backend_name: str) -> str:
