@@ -243,6 +243,16 @@ def _objects(values: np.ndarray) -> Any:
     return pd.arrays.NumpyExtensionArray(array)
 
 
+def na_as_none(objects: np.ndarray) -> np.ndarray:
+    """An object array with pandas' <NA> as None (the driver's NULL); NaN, a value, stays.
+    pandas' C null check finds the candidates; only those few are looked at one by one."""
+    missing = np.flatnonzero(pd.isna(objects))
+    if len(missing):
+        objects = objects.copy()
+        objects[missing] = [None if v is pd.NA else v for v in objects[missing]]
+    return objects
+
+
 def _nones(values: np.ndarray) -> np.ndarray:
     """Where ``values`` holds None (not NaN, which is a value): pandas' C null check, then a look
     at the few it found (``== None`` would call every value's __eq__)."""

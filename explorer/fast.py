@@ -294,28 +294,6 @@ def _converted(config: Config, database, column, selected) -> list:
         raise _unreadable(config, database, exc, None, getattr(selected, "name", None)) from None
 
 
-def arrow_columns(config: Config, database, table, selected: list) -> list[list]:
-    """One list per column of ``table``, each value what PyMySQL returns for it (None for NULL).
-
-    ``selected``: the statement's selected columns, in the table's order; their types
-    decide the conversion (decimals back to the column's scale, datetimes as naive
-    ``datetime.datetime``, dates as ``datetime.date``). Column-wise, in C where pyarrow can.
-    """
-    if table.num_columns != len(selected):
-        raise ExecutionError(f"The Arrow reader returned {table.num_columns} columns for a statement "
-                             f"of {len(selected)}; use reader: driver.")
-    columns = []
-    for column, chosen in zip(table.columns, selected):
-        label = getattr(chosen, "name", None)
-        try:
-            columns.append(column_values(column, chosen))
-        except ExecutionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an Arrow cast that would lose data
-            raise _unreadable(config, database, exc, None, label) from None
-    return columns
-
-
 def column_values(column, selected) -> list:
     """The driver's values for one Arrow column (a ChunkedArray) of the selected column ``selected``.
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .compile import NodeLayout
+from .decode import na_as_none
 from .errors import ConfigError
 from .unnest import node_columns
 
@@ -49,10 +50,7 @@ def python_list(values) -> list:
     if isinstance(values, np.ndarray):
         return values.tolist()
     if isinstance(values, pd.arrays.NumpyExtensionArray):  # objects: only <NA> is NULL, NaN is a value
-        result = values.to_numpy().copy()
-        missing = np.flatnonzero(pd.isna(result))
-        result[missing] = [None if v is pd.NA else v for v in result[missing]]
-        return result.tolist()
+        return na_as_none(values.to_numpy()).tolist()
     if isinstance(values, pd.arrays.DatetimeArray):  # datetime.datetime, not pandas.Timestamp
         result = values.to_pydatetime().astype(object)
         result[values.isna()] = None
@@ -119,11 +117,7 @@ def _equal_at(values, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """values[left] == values[right] element-wise, NULL equal to NULL; a first pass (a value
     that hashes by identity, such as Decimal NaN, is looked at again by the caller)."""
     if isinstance(values, np.ndarray | pd.arrays.NumpyExtensionArray):  # Python objects: compare
-        objects = np.asarray(values, dtype=object)
-        missing = np.flatnonzero(pd.isna(objects))
-        if len(missing):  # <NA> compares to nothing: make NULLs None, which equals None
-            objects = objects.copy()
-            objects[missing] = [None if v is pd.NA else v for v in objects[missing]]
+        objects = na_as_none(np.asarray(values, dtype=object))  # <NA> equals nothing; None equals None
         return np.equal(objects[left], objects[right]).astype(bool)
     codes, _ = pd.factorize(values, use_na_sentinel=False)  # typed arrays: hashed in C, NULLs one code
     return codes[left] == codes[right]

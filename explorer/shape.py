@@ -4,11 +4,12 @@
 model path, deduplicated by primary key; ``Result.records`` nested dicts as
 Sequelize's ``toJSON()`` gives them, with exactly the listed attributes.
 
-Both strategies first give per-path "node tables" of exact Python values (what
-the server's driver returns, see ``decode``); records are built from those, and
-frames convert them to pandas dtypes that hold every value (``Int64``,
-``Float64``, ``string``, ...), so no value passes through a lossy dtype on its
-way to a record.
+Every column is first read as the server's driver gives it (see ``decode``).
+Both strategies then give per-path "node tables" (see ``nodes``): the join's
+taken from the typed flat frame, whose dtypes (``Int64``, ``Float64``,
+``string``, ...) hold every value exactly, the JSON strategy's from the decoded
+documents; records and frames are built from the same node tables, so no value
+passes through a lossy dtype on its way to a record.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Result(Statement):
     def __init__(self, config: Config, compiled: Compiled, execution: Execution, values: dict[str, Any]):
         super().__init__(config, compiled, values)
         self.execution = execution
+        self._exact_columns: dict[str, np.ndarray] = {}  # label -> exact values, read on first use
 
     @property
     def sql(self) -> str:
@@ -90,10 +92,6 @@ class Result(Statement):
         if execution.columns is not None:
             return execution.columns
         return transpose(execution.rows, len(self._labels))
-
-    @cached_property
-    def _exact_columns(self) -> dict[str, np.ndarray]:
-        return {}
 
     def _column(self, index: int) -> np.ndarray:
         """The exact values of the statement's column ``index`` (the JSON text as is)."""

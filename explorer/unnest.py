@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .compile import Compiled, NodeLayout
-from .errors import ExecutionError, QueryError
 from .decode import object_array
+from .errors import ExecutionError, QueryError
 from .kinds import CHUNK
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)  # decimals stay exact; one decoder for every row

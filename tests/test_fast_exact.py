@@ -410,7 +410,7 @@ def test_repeated_decimals_and_chunks_convert_like_to_pylist():
 def test_a_decimal_that_would_round_is_an_error():
     pa = pytest.importorskip("pyarrow")
     column = pa.chunked_array([pa.array([decimal.Decimal("1.2345678901")], pa.decimal128(38, 10))])
-    with pytest.raises(pa.ArrowInvalid):  # read_table's caller (arrow_columns) makes it an ExecutionError
+    with pytest.raises(pa.ArrowInvalid):  # ArrowColumns (its caller) makes it an ExecutionError
         fast.column_values(column, sa.column("price", sa.dialects.mysql.DECIMAL(10, 2)))
 
 
