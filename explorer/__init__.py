@@ -13,8 +13,9 @@ from .compile import compile_query
 from .config import Config, load_config
 from .diagram import diagram  # a function; importing it first keeps the submodule from shadowing it
 from .errors import ConfigError, ExecutionError, ExplorerError, QueryError
-from .execute import Statement, bind_values, execute
+from .execute import execute, prepare_statement, run_statement
 from .shape import Result
+from .statement import Statement, bind_values
 from .tree import Query, parse_query
 
 __all__ = [
@@ -38,29 +39,33 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def prepare(config: Any, query: Any, params: dict[str, Any] | None = None) -> Statement:
+def prepare(config: Any, query: Any, params: dict[str, Any] | None = None, *,
+            engine: str | None = None) -> Statement:
     """Compile a query to its one statement without running it.
 
     >>> print(explorer.prepare("shop.yaml", "from: User\\ninclude: [orders]").sql)  # doctest: +SKIP
     """
     config = load_config(config)
     compiled = compile_query(config, parse_query(config, query))
-    return Statement(config, compiled, bind_values(compiled, params, strict=False))
+    return prepare_statement(config, compiled, bind_values(compiled, params, strict=False), engine)
 
 
 def run(config: Any, query: Any, params: dict[str, Any] | None = None, *,
-        timeout: float | None = None, max_rows: int | None = None, reader: str | None = None) -> Result:
+        timeout: float | None = None, max_rows: int | None = None, reader: str | None = None,
+        engine: str | None = None) -> Result:
     """Run a nested include query as ONE statement and return its Result.
 
     ``config`` is a path, a dict or a loaded Config; ``query`` a dict, a YAML
     string or a YAML file path; ``params`` the values of ``:name`` placeholders;
-    ``reader`` ``auto`` (default), ``driver`` or ``arrow`` (see explorer.fast).
+    ``reader`` ``auto`` (default), ``driver`` or ``arrow`` (see explorer.engines.arrow);
+    ``engine`` ``auto`` (default), ``server``, ``duckdb`` or ``spark`` (see explorer.execute).
     """
     config = load_config(config)
     compiled = compile_query(config, parse_query(config, query))
     values = bind_values(compiled, params)
-    execution = execute(config, compiled, values, timeout=timeout, max_rows=max_rows, reader=reader)
-    return Result(config, compiled, execution, values)
+    statement = prepare_statement(config, compiled, values, engine)
+    execution = run_statement(statement, timeout=timeout, max_rows=max_rows, reader=reader)
+    return Result(config, compiled, execution, values, statement.target)
 
 
 def load_ipython_extension(ipython) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from .backends import READERS, scrub
+from .engines.base import READERS, scrub
 from .errors import ExplorerError, QueryError
 from .shape import column_types
 from .textout import frame_csv, frame_table, records_json

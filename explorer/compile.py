@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
+from .compile_json import JsonCompiler, equal_keys
 from .config import Config
 from .errors import QueryError
 from .kinds import json_encoding, server_dialect
@@ -175,8 +176,6 @@ class _Compiler:
         return Compiled(statement, layout, self.query)
 
     def compile_json(self) -> Compiled:
-        from .compile_json import JsonCompiler  # the JSON strategy builds on this compiler
-
         layout = self._layout()
         statement = JsonCompiler(self, self.config, self.query, layout).statement()
         return Compiled(statement, layout, self.query, strategy="json")
@@ -239,14 +238,14 @@ class _Compiler:
         if assoc.kind == "belongs_to_many":
             junction = aliases.junction(include)
             head = junction
-            on = _equal(parent, assoc.source_key, junction, assoc.foreign_key)
-            steps = [(True, target, sa.and_(_equal(junction, assoc.other_key, target, assoc.target_key), *filters))]
+            on = equal_keys(parent, assoc.source_key, junction, assoc.foreign_key)
+            steps = [(True, target, sa.and_(equal_keys(junction, assoc.other_key, target, assoc.target_key), *filters))]
         else:
             head = target
             if assoc.kind == "belongs_to":
-                link = _equal(parent, assoc.foreign_key, target, assoc.target_key)
+                link = equal_keys(parent, assoc.foreign_key, target, assoc.target_key)
             else:
-                link = _equal(parent, assoc.source_key, target, assoc.foreign_key)
+                link = equal_keys(parent, assoc.source_key, target, assoc.foreign_key)
             on = sa.and_(link, *filters)
             steps = []
         for child in include.includes:
@@ -383,10 +382,6 @@ def _bind(value: Any, op: str) -> Any:
     if isinstance(value, tuple):
         return [_bind(v, "eq") for v in value]
     return value
-
-
-def _equal(left, left_keys, right, right_keys):
-    return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
 
 
 def multiplies_siblings(query: Query) -> bool:

@@ -25,7 +25,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from .compile import _equal
 from .config import Config
 from .kinds import CHUNK, json_encoding
 from .tree import Include, Query
@@ -154,6 +153,11 @@ def _register_exact(dialect: str | None, templates: dict[str, str]) -> None:
 for _dialect, _templates in ENCODINGS.items():
     _register_exact(_dialect, _templates)
 
+def equal_keys(left, left_keys, right, right_keys):
+    """``left.a = right.b AND ...`` for an association's key columns, pairwise."""
+    return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
+
+
 # PostgreSQL's json_build_object and SQLite's json_object take at most 100 arguments.
 MAX_PAIRS = 40
 
@@ -162,7 +166,7 @@ class JsonCompiler:
     """Builds the JSON-strategy statement; shares layout, where and order logic with the join compiler."""
 
     def __init__(self, base, config: Config, query: Query, layout):
-        self.base = base  # the join compiler: its _where and _limit are reused
+        self.base = base  # the join compiler (compile._Compiler): its _where and _limit are reused
         self.config = config
         self.query = query
         self.columns = {node.path: node.columns for node in layout}
@@ -203,12 +207,12 @@ class JsonCompiler:
         target = self.alias(include.model, name)
         if assoc.kind == "belongs_to_many":
             junction = self.alias(assoc.through, f"{name}->{assoc.through}")
-            from_clause = junction.join(target, _equal(junction, assoc.other_key, target, assoc.target_key))
-            link = _equal(parent, assoc.source_key, junction, assoc.foreign_key)
+            from_clause = junction.join(target, equal_keys(junction, assoc.other_key, target, assoc.target_key))
+            link = equal_keys(parent, assoc.source_key, junction, assoc.foreign_key)
         elif assoc.kind == "belongs_to":
-            from_clause, link = target, _equal(parent, assoc.foreign_key, target, assoc.target_key)
+            from_clause, link = target, equal_keys(parent, assoc.foreign_key, target, assoc.target_key)
         else:
-            from_clause, link = target, _equal(parent, assoc.source_key, target, assoc.foreign_key)
+            from_clause, link = target, equal_keys(parent, assoc.source_key, target, assoc.foreign_key)
         conditions = [link, self.where(include.scope, target), self.where(include.where, target)]
         conditions += [self.exists(child, target) for child in include.includes if child.required]
         return from_clause, target, [c for c in conditions if c is not None]

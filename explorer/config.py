@@ -20,7 +20,8 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError
 
-from .backends import (
+from .engines import ENGINES
+from .engines.base import (
     READERS,
     Backend,
     Database,
@@ -43,8 +44,10 @@ ALIASES = {
     "targetKey": "target_key", "otherKey": "other_key", "primaryKey": "primary_key",
     "tableName": "table",
 }
-TOP_KEYS = ("databases", "models", "timeout", "max_rows", "reader")
-DATABASE_KEYS = ("url", "schema", "password")
+TOP_KEYS = ("databases", "models", "timeout", "max_rows", "reader", "engine")
+DATABASE_KEYS = ("url", "schema", "password", "catalog")
+# engine: a name, or a block of the engine's settings (see explorer.engines)
+ENGINE_KEYS = {"duckdb": ("threads", "memory_limit"), "spark": ("master", "conf", "jars")}
 MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations")
 ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope")
 
@@ -102,13 +105,16 @@ class Config:
 
     def __init__(self, databases: dict[str, Database], models: dict[str, Model],
                  source: str | None = None, timeout: float | None = None, max_rows: int | None = None,
-                 reader: str | None = None):
+                 reader: str | None = None, engine: str | None = None,
+                 engine_options: dict[str, Any] | None = None):
         self.databases = databases
         self.models = models
         self.source = source
         self.timeout = timeout
         self.max_rows = max_rows
-        self.reader = reader  # auto | driver | arrow: who reads the rows (see explorer.fast)
+        self.reader = reader  # auto | driver | arrow: who reads the rows (see explorer.engines.arrow)
+        self.engine_choice = engine  # auto | server | duckdb | spark (see explorer.execute); None: auto
+        self.engine_options = engine_options or {}  # the engine block's settings (spark: master, conf, jars)
         self._tables: dict[str, sa.Table] = {}
         self._checked: set[str] = set()
         self._live_types: dict[str, dict[str, Any]] = {}
@@ -487,7 +493,36 @@ class _Loader:
         models = {name: self.with_associations(m, raw_models[name], models) for name, m in models.items()}
         return Config(databases, models, source=self.origin,
                       timeout=self.number(top, "timeout", float), max_rows=self.number(top, "max_rows", int),
-                      reader=self.reader_choice(top))
+                      reader=self.reader_choice(top), **self.engine_choice(top))
+
+    def engine_choice(self, top: dict) -> dict[str, Any]:
+        """engine: auto|server|duckdb|spark, or {duckdb: {...}} / {spark: {master:, conf:, jars:}}."""
+        value = top.get("engine")
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            if value not in ENGINES:
+                raise self.error(("engine",), f"expected one of {', '.join(ENGINES)} or an engine block "
+                                 f"such as {{spark: {{master: local[2]}}}}, got {value!r}.")
+            return {"engine": value}
+        block = self.mapping(value, ("engine",), tuple(ENGINE_KEYS))
+        if len(block) != 1:
+            raise self.error(("engine",), f"expected one engine block (duckdb or spark), got {sorted(block)}.")
+        (name, settings), = block.items()
+        options = self.mapping(settings or {}, ("engine", name), ENGINE_KEYS[name])
+        if name == "spark":
+            self.spark_options(options)
+        return {"engine": name, "engine_options": dict(options)}
+
+    def spark_options(self, options: dict) -> None:
+        if "master" in options and not (isinstance(options["master"], str) and options["master"]):
+            raise self.error(("engine", "spark", "master"), f"expected a master URL such as local[2] or "
+                             f"spark://host:7077, got {options['master']!r}.")
+        if not isinstance(options.get("conf", {}), dict):
+            raise self.error(("engine", "spark", "conf"), "expected a mapping of Spark settings.")
+        jars = options.get("jars", [])
+        if not isinstance(jars, list) or not all(isinstance(j, str) and j for j in jars):
+            raise self.error(("engine", "spark", "jars"), f"expected a list of jar paths, got {jars!r}.")
 
     def reader_choice(self, top: dict) -> str | None:
         value = top.get("reader")
@@ -523,7 +558,8 @@ class _Loader:
             raise self.error((*path, "url"), f"unsupported database kind {url.get_backend_name()!r}. "
                              f"Supported: {', '.join(known_dialects())}.") from None
         url = self.resolve_sqlite_path(url) if backend.name == "sqlite" else url
-        return Database(name, url, values.get("schema") or backend.default_schema(name, url))
+        return Database(name, url, values.get("schema") or backend.default_schema(name, url),
+                        catalog=values.get("catalog"))
 
     def resolve_sqlite_path(self, url: URL) -> URL:
         # Relative SQLite paths are relative to the config file, so a project folder can move.

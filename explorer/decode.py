@@ -62,7 +62,9 @@ def _loader(transformer, adapters, name: str):
 def json_reader(sql_type, dialect: str, decoding: Decoding | None = None) -> Callable[[Any], Any] | None:
     """A function from one JSON-carried value (never NULL: callers keep None as None) to the value
     the driver gives for the column; None where JSON carries it as it is. ``decoding``: the
-    reading session's context."""
+    reading session's context (``native``: an engine that hands over the driver's values)."""
+    if dialect == "native":
+        return None
     encoding = json_encoding(sql_type, dialect)
     if encoding == "tagged":
         return _untag

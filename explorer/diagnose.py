@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from .compile import Compiled
 from .config import Association, Config
+from .engines.base import backend_for, server_error
 from .errors import ExplorerError
 
 JOIN_KINDS = ("type_mismatch", "collation")  # error kinds (see backends.HINTS) a join can cause
@@ -141,3 +142,12 @@ def _type_name(sql_type: sa.types.TypeEngine, dialect) -> str:
         return generic.compile(dialect=dialect)
     except sa.exc.CompileError:
         return str(sql_type)
+
+
+def statement_error(config: Config, compiled: Compiled | None, where, exc: BaseException, doing: str,
+                    sql: str, timeout: float) -> ExecutionError:
+    """The server's refusal of the statement as one sentence; a key type or collation mismatch
+    names the association that joins the two columns (see diagnose)."""
+    kind = backend_for(where.url).error_kind(getattr(exc, "orig", None) or exc)
+    detail = explain_join_error(config, compiled, kind) if compiled is not None else None
+    return server_error(where, exc, doing, config.secrets, sql=sql, timeout=timeout, detail=detail)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .backends import mask_url
+from .engines.base import mask_url
 from .config import Association, Config, load_config
 
 # Mermaid crow's-foot ends: (left end, right end) for source -> target.

@@ -17,8 +17,14 @@ from typing import Any
 
 import yaml
 
-from .backends import mask_url
-from .execute import format_sql, load_dialect, render
+from .engines.base import mask_url
+
+
+def format_sql(text: str) -> str:
+    """Reindent a statement for reading (keywords upper-case, one join per line)."""
+    import sqlparse
+
+    return sqlparse.format(text, reindent=True, keyword_case="upper", indent_width=2).strip()
 
 
 def export_statement(statement, path: str | Path, dialect: str | None = None,
@@ -52,9 +58,7 @@ def statement_sql(statement, dialect: str | None = None, literal: bool = False) 
     """
     if not literal:
         return statement.to_sql(dialect=dialect)
-    target = type(load_dialect(dialect or statement.dialect))(paramstyle="named")
-    sql = render(statement.config, statement.compiled, statement.values, target, literal=True)[0]
-    return format_sql(sql)
+    return format_sql(statement.render_for(dialect, literal=True))
 
 
 def query_yaml(statement) -> str:

@@ -25,8 +25,9 @@ from .compile import Compiled, NodeLayout
 from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .errors import ExecutionError
-from .execute import Execution, Statement
+from .engines.run import Execution
 from .nodes import NodeTable, distinct, join_node_table
+from .statement import Statement, Target
 from .unnest import json_node_tables, key_chains, to_one_error, transpose
 
 
@@ -37,8 +38,9 @@ class Result(Statement):
     >>> result.records[0]["orders"]                                                  # doctest: +SKIP
     """
 
-    def __init__(self, config: Config, compiled: Compiled, execution: Execution, values: dict[str, Any]):
-        super().__init__(config, compiled, values)
+    def __init__(self, config: Config, compiled: Compiled, execution: Execution, values: dict[str, Any],
+                 target: Target | None = None):
+        super().__init__(config, compiled, values, target)
         self.execution = execution
         self._exact_columns: dict[str, np.ndarray] = {}  # label -> exact values, read on first use
 
@@ -54,6 +56,11 @@ class Result(Statement):
     @property
     def dialect(self) -> str:
         return self.execution.dialect
+
+    @property
+    def engine(self) -> str:
+        """The engine that ran the statement: ``server``, ``duckdb`` or ``spark``."""
+        return self.execution.engine
 
     @property
     def elapsed(self) -> float:
@@ -116,6 +123,9 @@ class Result(Statement):
 
     @property
     def _dialect_kind(self) -> str:
+        # Engines other than the server hand over values already as each database's driver gives them.
+        if self.execution.engine != "server":
+            return "native"
         return self.execution.dialect if self.execution.dialect in ("sqlite", "postgresql") else "mysql"
 
     def _where(self, label: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 from readers import KINDS, SLOW_MARKER, running_statements, shop_dict, slow_config, slow_query
 
 import explorer
-from explorer.backends import MySQLBackend
+from explorer.engines.mysql import MySQLBackend
 from explorer.errors import RowCapError
 from explorer.execute import DEFAULT_TIMEOUT
 

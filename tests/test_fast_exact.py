@@ -6,7 +6,7 @@ with the raw driver). For every type on the Arrow reader's allow-list, ``execute
 scale); every other type is named by ``arrow_unfit`` and refused before connectorx runs;
 a connectorx panic (a BaseException) always becomes an ExecutionError.
 
-Tested at the level of ``explorer.fast`` and ``Execution.columns``, not ``Result.records``.
+Tested at the level of ``explorer.engines.arrow`` and ``Execution.columns``, not ``Result.records``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from conftest import MYSQL_SERVER, PREFIX, _unavailable
 
 import explorer
-from explorer import fast
+from explorer.engines import arrow as fast
 from explorer.compile import compile_query
 from explorer.execute import databases_of, execute
 from explorer.tree import parse_query

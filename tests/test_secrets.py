@@ -22,7 +22,7 @@ from readers import PASSWORD_ENV, SERVER_KINDS, new_password, reader_config, rea
 
 import explorer
 from explorer import demo
-from explorer.backends import Database, mask_url, scrub
+from explorer.engines.base import Database, mask_url, scrub
 from explorer.config import config_to_json
 
 QUERY = {"from": "User", "attributes": ["id", "name"], "where": {"name": {"like": "A%"}},

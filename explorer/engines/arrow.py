@@ -52,11 +52,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.expression import ColumnClause
 
-from .backends import server_error
-from .compile import Compiled
-from .config import Config
-from .errors import ExecutionError
-from .execute import Execution, _interruptible, render, row_cap_error, statement_error
+from ..compile import Compiled
+from ..config import Config
+from ..diagnose import statement_error
+from ..errors import ExecutionError
+from ..statement import render, schema_map
+from .base import server_error
+from .run import Execution, interruptible, row_cap_error
 
 # Decimals: connectorx keeps s <= 10 fraction digits and p - s <= 18 integer digits exactly.
 DECIMAL_MAX_SCALE = 10
@@ -95,6 +97,12 @@ class ArrowReadError(ExecutionError):
 # -- which columns the Arrow reader may carry
 
 
+def has_connectorx() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("connectorx") is not None
+
+
 def arrow_unfit(config: Config, compiled: Compiled) -> list[str]:
     """The labels of the statement's columns that connectorx cannot carry exactly (empty: all fit).
 
@@ -119,7 +127,7 @@ def arrow_refusal(compiled: Compiled, labels: Sequence[str]) -> ExecutionError:
 
 
 def _fits(column) -> bool:
-    from .compile_json import json_text
+    from ..compile_json import json_text
 
     element = getattr(column, "element", column)  # a Label's column
     if isinstance(element, json_text):
@@ -197,7 +205,8 @@ def execute_arrow(config: Config, compiled: Compiled, values: dict[str, Any], da
     database = config.databases[databases[0]]
     try:
         with engine.connect() as connection:  # the driver's session tells MariaDB from MySQL
-            sql = render(config, dates_as_text(compiled), values, connection.dialect, literal=True)[0]
+            sql = render(config, dates_as_text(compiled), values, connection.dialect,
+                         schema_map(config, databases), literal=True).sql
             setup, sent = backend.bounded(connection, sql, timeout)
     except sa.exc.DBAPIError as exc:
         raise server_error(database, exc, "connect to", config.secrets) from None
@@ -226,7 +235,7 @@ def read_table(config: Config, database, run, sql: str, timeout: float, compiled
     QueryInterrupted is) and SystemExit pass through.
     """
     try:
-        return _interruptible(run)
+        return interruptible(run)
     except (KeyboardInterrupt, SystemExit, ExecutionError):
         raise
     except Exception as exc:  # noqa: BLE001 - connectorx raises plain RuntimeErrors
@@ -302,7 +311,7 @@ def column_values(column, selected) -> list:
     """
     import pyarrow as pa
 
-    from .compile_json import json_text
+    from ..compile_json import json_text
 
     sql_type, arrow_type = selected.type, column.type
     if isinstance(getattr(selected, "element", None), json_text):  # JSON text (bytes if binary)

@@ -1,0 +1,104 @@
+"""MySQL and MariaDB as a server: logical databases are server databases, reached by PyMySQL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from .base import Backend, register
+
+
+class MySQLBackend(Backend):
+    """MySQL and MariaDB over PyMySQL: logical databases are server databases."""
+
+    name = "mysql"
+    dialect_names = ("mysql", "mariadb")
+    error_codes: ClassVar[dict[Any, str]] = {
+        2003: "unreachable", 2005: "unreachable", 1045: "access_denied", 1044: "access_denied",
+        1142: "privilege", 1143: "privilege", 1049: "unknown_database",
+        1146: "missing_table", 1054: "missing_column", 1792: "read_only", 1836: "read_only",
+        1290: "read_only", 1969: "timeout", 3024: "timeout", 1317: "interrupted",
+        2013: "lost", 2006: "lost", 1927: "lost",
+        1267: "collation", 1270: "collation", 1271: "collation",  # "Illegal mix of collations"
+    }
+    collations_sql = ("SELECT column_name, collation_name FROM information_schema.columns "
+                      "WHERE table_schema = :schema AND table_name = :table")
+
+    def default_schema(self, logical: str, url: URL) -> str:
+        return url.database or logical
+
+    def engine_url(self, databases: list[Database]) -> URL:
+        url = databases[0].url
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return url
+
+    def session_setup(self) -> list[str]:
+        # Every transaction of the session, implicit or explicit, is read-only. MariaDB caps
+        # JSON_ARRAYAGG (the JSON strategy) at group_concat_max_len, 1 MB by default: lift it.
+        return ["SET SESSION TRANSACTION READ ONLY", "SET SESSION group_concat_max_len = 4294967295"]
+
+    def bounded(self, connection: sa.Connection, sql: str, seconds: float) -> tuple[list[str], str]:
+        if getattr(connection.dialect, "is_mariadb", False):
+            # MariaDB: a per-statement setting, so the session keeps no state between runs.
+            return [], f"SET STATEMENT max_statement_time={seconds:.3f} FOR {sql}"
+        # MySQL: an optimizer hint right after SELECT, in milliseconds.
+        hint = f"SELECT /*+ MAX_EXECUTION_TIME({max(1, round(seconds * 1000))}) */"
+        return [], re.sub(r"^\s*SELECT\b", hint, sql, count=1, flags=re.IGNORECASE)
+
+    def cursor(self, dbapi_connection):
+        import pymysql.cursors
+
+        return dbapi_connection.cursor(pymysql.cursors.SSCursor)
+
+    def forget_rows(self, cursor) -> None:
+        # Otherwise PyMySQL drains the unread rows on close, or fails to from a closed socket.
+        result = getattr(cursor, "_result", None)
+        if result is not None:
+            result.unbuffered_active = False
+
+    def cancel(self, engine: Engine, dbapi_connection) -> None:
+        # KILL QUERY ends the statement but keeps the session; it needs a second connection.
+        killer = engine.dialect.loaded_dbapi.connect(**engine.dialect.create_connect_args(engine.url)[1])
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute(f"KILL QUERY {int(self.connection_id(dbapi_connection))}")
+        finally:
+            killer.close()
+
+    def connection_id(self, dbapi_connection) -> Any:
+        return dbapi_connection.thread_id()
+
+    supports_arrow = True
+
+    def arrow_url(self, url: URL) -> str | None:
+        # connectorx takes no session options: a URL that sets any (init_command, a charset
+        # other than the driver path's utf8mb4, ...) would read differently, so none is offered.
+        if any(key != "charset" or value not in ("utf8mb4", "utf8") for key, value in url.query.items()):
+            return None
+        return url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+
+    def cancel_marked(self, engine: Engine, marker: str) -> None:
+        """KILL QUERY the statement whose text carries ``marker`` (a session this process does not hold)."""
+        killer = engine.dialect.loaded_dbapi.connect(**engine.dialect.create_connect_args(engine.url)[1])
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute("SELECT id FROM information_schema.processlist "
+                               "WHERE info LIKE %s AND id <> CONNECTION_ID()", (f"%{marker}%",))
+                for (thread,) in cursor.fetchall():
+                    cursor.execute(f"KILL QUERY {int(thread)}")
+        finally:
+            killer.close()
+
+    def error_code(self, orig: BaseException) -> Any:
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], int):
+            return args[0]
+        found = re.search(r"ERROR (\d{4})", str(orig))  # connectorx: "MySqlError { ERROR 1969 (70100): ..."
+        return int(found.group(1)) if found else None
+
+
+register(MySQLBackend())

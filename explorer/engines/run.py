@@ -1,0 +1,172 @@
+"""What every engine shares: the engine interface, the Execution it returns, Ctrl-C, the row cap.
+
+An engine runs the ONE statement of a query somewhere: on the one server that holds
+its databases (``server``), in an in-process DuckDB (``duckdb``), as Spark SQL
+(``spark``). Each declares what it supports as data (``Features``), renders the
+statement with its own SQLAlchemy dialect and table names (a ``Target``), runs it
+read-only, bounded in time and rows and cancellable, and explains it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import QueryInterrupted, RowCapError
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_ROWS = 2_000_000
+
+log = logging.getLogger("explorer")
+
+
+@dataclass(frozen=True)
+class Features:
+    """What an engine supports, as data (shown in the README and by ``crossquery check``)."""
+
+    qualify: str  # how a table is named in the statement
+    read_only: str  # how the session is kept from writing
+    timeout: str  # how a statement is bounded in time
+    cancel: str  # how Ctrl-C stops it where it runs
+    nesting: str  # the functions the JSON strategy nests with
+    paramstyle: str  # how values reach it
+    readers: tuple[str, ...] = ("driver",)
+
+
+class Engine:
+    """An engine for one query's databases: renders, runs and explains the one statement.
+
+    ``target()`` gives the dialect and table names; ``run(statement, timeout, max_rows,
+    reader)`` returns an Execution whose values are exactly what each database's own
+    driver returns (so shaping is the same whoever ran it); ``explain(statement)`` the
+    engine's plan as text.
+    """
+
+    name: ClassVar[str]
+    features: ClassVar[Features]
+
+    def __init__(self, config, databases: list[str]):
+        self.config = config
+        self.databases = databases
+
+    def target(self):
+        raise NotImplementedError
+
+    def run(self, statement, timeout: float, max_rows: int, reader: str | None) -> Execution:
+        raise NotImplementedError
+
+    def explain(self, statement) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class Execution:
+    """What came back from the server, before shaping."""
+
+    labels: list[str]
+    rows: list[tuple] | None  # None when the rows came as Arrow (see ``arrow``)
+    sql: str
+    params: dict[str, Any]
+    dialect: str
+    databases: list[str]
+    elapsed: float
+    statements: int = 1
+    extra: dict = field(default_factory=dict)
+    engine: str = "server"  # who ran it: server | duckdb | spark
+    arrow: Any = None  # a pyarrow.Table from the fast path
+    reader: str = "driver"
+    # Column-wise values, one sequence per label, each value exactly what the server's own
+    # DBAPI driver returns for it (the Arrow reader converts to these on access); None: ``rows``.
+    columns: Any = None
+    decoding: Any = None  # the reading session's context for values read back later (decode.Decoding)
+
+    @property
+    def row_count(self) -> int:
+        if self.arrow is not None:
+            return self.arrow.num_rows
+        if self.columns is not None:
+            return len(self.columns[0]) if len(self.columns) else 0
+        return len(self.rows)
+
+
+def interruptible(run):
+    """Run in a worker thread so that Ctrl-C in the main thread can cancel it on the server.
+
+    KeyboardInterrupt only reaches the main thread, and a driver blocked in a socket
+    read never sees it; the main thread waits here instead, cancels the statement
+    (KILL QUERY, pg cancel, sqlite3 interrupt), waits for the session to be idle
+    again, and re-raises. Other threads run the statement directly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="crossquery-statement", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        if done.is_set():
+            raise
+        run.cancel()
+        if wait_idle(run, done):
+            raise QueryInterrupted("the statement was cancelled on the server, and nothing of it "
+                                   "is left running there.") from None
+        raise QueryInterrupted("the server did not stop the statement within 10 s, so its session "
+                               "was closed; check the server's process list.") from None
+    if "error" in outcome:
+        raise outcome.pop("error")
+    return outcome["value"]
+
+
+def wait_idle(run, done: threading.Event, seconds: float = 10.0) -> bool:
+    """Wait for the cancelled statement to end; drop the session if it does not (or on a 2nd Ctrl-C).
+
+    True when the statement ended within ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    try:
+        while not done.wait(0.05):
+            if time.monotonic() > deadline:
+                run.abandon()
+                return False
+    except KeyboardInterrupt:
+        run.abandon()
+        raise
+    return True
+
+
+def quietly(action) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - the session may already be closed
+        log.debug("cleanup after the statement failed: %s", exc)
+
+
+def fetch_capped(chunks, max_rows: int) -> list[tuple]:
+    rows: list[tuple] = []
+    for chunk in chunks:
+        rows.extend(chunk)
+        if len(rows) > max_rows:
+            raise row_cap_error(max_rows)
+    return rows
+
+
+def row_cap_error(max_rows: int) -> RowCapError:
+    return RowCapError(
+        f"The query returned more than max_rows={max_rows:,} joined rows, so it was stopped "
+        "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
+        "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
+    )
