@@ -40,7 +40,8 @@ def check_one_server(config: Config, databases: list[str]) -> None:
     raise ExecutionError(
         "One statement cannot join these databases because they sit on different servers: "
         + "; ".join(parts) + ". Put them on one server (same driver, host, port and user), "
-        "or query each group separately."
+        "or let an engine built for it join them as one statement: engine: duckdb (what auto picks) "
+        "or engine: {spark: {master: ...}}."
     )
 
 

@@ -121,3 +121,26 @@ def postgresql_shop(postgresql_config_dict) -> explorer.Config:
 def shop(request) -> explorer.Config:
     """The shop config on each backend in turn: the same test runs three times."""
     return request.getfixturevalue(f"{request.param}_shop")
+
+
+@pytest.fixture(scope="session")
+def federated_config_dict(mysql_config_dict, postgresql_config_dict, sqlite_config_path) -> dict:
+    """The shop over MariaDB + PostgreSQL + a SQLite file (see tests/federation.py)."""
+    from pathlib import Path
+
+    from federation import federated_config
+
+    return federated_config(mysql_config_dict, postgresql_config_dict, Path(sqlite_config_path).parent)
+
+
+@pytest.fixture(scope="session")
+def federated_shop(federated_config_dict) -> explorer.Config:
+    return explorer.load_config(federated_config_dict)
+
+
+@pytest.fixture(scope="session")
+def one_server_shop(mysql_shop) -> explorer.Config:
+    """The same data as federated_shop, all on MariaDB, with the same models: the reference."""
+    from shopcases import extended
+
+    return extended(mysql_shop)

@@ -31,6 +31,7 @@ import io
 import ipaddress
 import json
 import math
+import os
 import re
 import sqlite3
 import uuid
@@ -61,7 +62,11 @@ import explorer.cli
 
 A, B = "types_a", "types_b"  # the logical databases: parents in A, cells and tags in B
 MARKS = {"sqlite": (), "mysql": (pytest.mark.mysql,), "postgresql": (pytest.mark.postgresql,)}
-READERS = {"sqlite": ("auto",), "mysql": ("driver", "arrow", "auto"), "postgresql": ("auto",)}
+# Who reads: a reader of the server engine, or ``engine:<name>``, the whole matrix through a
+# federating engine (DuckDB, Spark) that must hand back the same values as the server.
+ENGINES = tuple(f"engine:{name}" for name in os.environ.get("CROSSQUERY_MATRIX_ENGINES", "duckdb spark").split())
+READERS = {"sqlite": ("auto", *ENGINES), "mysql": ("driver", "arrow", "auto", *ENGINES),
+           "postgresql": ("auto", *ENGINES)}
 FORMS = ("join", "json", "siblings")
 MODELS = {
     "Parent": {"database": A, "table": "parents", "associations": {
@@ -286,12 +291,19 @@ def run_once(typed: Typed, form: str, reader: str, column: str | None = None) ->
     if key not in typed.cache:
         query = query_for(form, ["id", "parent_id", column] if column else None)
         try:
-            typed.cache[key] = Outcome(explorer.run(typed.config, query, reader=reader))
+            typed.cache[key] = Outcome(explorer.run(typed.config, query, **run_options(reader)))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - a connectorx PanicException is a BaseException
             typed.cache[key] = Outcome(error=exc)
     return typed.cache[key]
+
+
+def run_options(reader: str) -> dict:
+    """run() keywords for a reader of this matrix: reader=... or engine=... (``engine:duckdb``)."""
+    if reader.startswith("engine:"):
+        return {"engine": reader.removeprefix("engine:")}
+    return {"reader": reader}
 
 
 def read(typed: Typed, form: str, reader: str, what: str, column: str | None = None) -> Outcome:
@@ -318,7 +330,7 @@ def judged(typed: Typed, form: str, reader: str, what: str, column: str) -> Outc
     judged by the same query asking for it alone (test_records_shape reports the
     failure of the whole query), so each failure lands on the column that causes it.
     """
-    may_refuse = reader == "arrow" or form == "json"
+    may_refuse = reader == "arrow" or form == "json" or reader.startswith("engine:")
     outcome = read(typed, form, reader, what)
     if outcome.error is not None and not names_column(outcome.error, column):
         outcome = read(typed, form, reader, what, column)
@@ -417,7 +429,7 @@ def test_records_shape(request, backend, form, reader):
     typed = typed_for(request, backend)
     outcome = read(typed, form, reader, "records")
     if outcome.error is not None:
-        if outcome.refused and (reader == "arrow" or form == "json"):
+        if outcome.refused and (reader == "arrow" or form == "json" or reader.startswith("engine:")):
             pytest.skip(f"refused (allowed for reader {reader}, strategy {form}): {outcome.error}"[:300])
         pytest.fail(f"{type(outcome.error).__name__}: {outcome.error}"[:2000], pytrace=False)
     records = outcome.value
@@ -544,7 +556,7 @@ def test_records_hold_only_the_listed_attributes(request, backend, form, reader)
     first = typed.columns[0].name
     query = {"from": "Parent", "attributes": ["name"], "include": [{"cells": {"attributes": [first]}}],
              "strategy": form}
-    result = explorer.run(typed.config, query, reader=reader)
+    result = explorer.run(typed.config, query, **run_options(reader))
     records = result.records
     assert [set(parent) for parent in records] == [{"name", "cells"}] * len(PARENTS)
     assert all(set(cell) == {first} for cell in (c for p in records for c in p["cells"]))
