@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from .engines import ENGINES
 from .engines.base import READERS, scrub
 from .errors import ExplorerError, QueryError
 from .shape import column_types
@@ -67,9 +68,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", help="print the one statement for a query")
     _query_arguments(sql)
-    sql.add_argument("--dialect", help="render for this dialect (mysql, mariadb, sqlite, postgresql, ...)")
+    sql.add_argument("--dialect", help="render for this dialect (mysql, mariadb, sqlite, postgresql, trino, "
+                                       "...); trino names each database by its catalog: key")
     sql.add_argument("--literal", action="store_true", help="inline the values, for pasting into a SQL console")
     sql.add_argument("-o", "--output", help="write a .sql snippet file instead of printing")
+    sql.add_argument("--explain", action="store_true", help="print the engine's plan for the statement")
+    _engine_argument(sql)
     sql.set_defaults(handler=_sql)
 
     run = commands.add_parser("run", help="run a query and print its result")
@@ -80,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="statement timeout in seconds")
     run.add_argument("--reader", choices=READERS,
                      help="who reads the rows: the DBAPI driver, or connectorx into Arrow (default auto)")
+    _engine_argument(run)
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="build the example shop and run a cross-database query on it")
@@ -89,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", default="crossquery-demo", help="where to write the SQLite files and config")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _engine_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=ENGINES,
+                        help="who runs the statement: the one server, DuckDB or Spark (default: the "
+                             "config's engine:, else auto: the server, or DuckDB across servers)")
 
 
 def _query_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,8 +152,11 @@ def param_value(text: str) -> Any:
 def _sql(args) -> None:
     from . import prepare
 
-    statement = prepare(args.config, _read_query(args.query), parse_params(args.param))
-    if args.output:
+    statement = prepare(args.config, _read_query(args.query), parse_params(args.param), engine=args.engine)
+    if args.explain:
+        print(f"-- plan of the {statement.engine} engine for:\n{statement.to_sql()}\n")
+        print(statement.explain())
+    elif args.output:
         path = statement.export(args.output, dialect=args.dialect, literal=args.literal)
         print(f"wrote {path}")
     else:
@@ -153,7 +167,7 @@ def _run(args) -> None:
     from . import run
 
     result = run(args.config, _read_query(args.query), parse_params(args.param),
-                 timeout=args.timeout, max_rows=args.max_rows, reader=args.reader)
+                 timeout=args.timeout, max_rows=args.max_rows, reader=args.reader, engine=args.engine)
     print(render_result(result, args.format))
 
 
@@ -168,10 +182,12 @@ def render_result(result, fmt: str) -> str:
 
 def json_columns(result) -> list[str]:
     """Frame columns holding parsed JSON documents, which CSV writes as JSON text throughout."""
-    if result.dialect not in PARSED_JSON_DIALECTS:
-        return []
-    types = column_types(result.config, result.compiled)
-    return [label for label, sql_type in types.items() if isinstance(sql_type, sa.JSON)]
+    config, types = result.config, column_types(result.config, result.compiled)
+    parsed = {node.model for node in result.compiled.layout  # models whose driver parses JSON
+              if config.backend(config.models[node.model].database).name in PARSED_JSON_DIALECTS}
+    models = {label: node.model for node in result.compiled.layout for label in node.labels}
+    return [label for label, sql_type in types.items()
+            if isinstance(sql_type, sa.JSON) and models[label] in parsed]
 
 
 def _demo(args) -> None:

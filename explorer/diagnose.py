@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from .compile import Compiled
 from .config import Association, Config
 from .engines.base import backend_for, server_error
-from .errors import ExplorerError
+from .errors import ExecutionError, ExplorerError
 
 JOIN_KINDS = ("type_mismatch", "collation")  # error kinds (see backends.HINTS) a join can cause
 

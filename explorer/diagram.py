@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .engines.base import mask_url
 from .config import Association, Config, load_config
+from .engines.base import mask_url
 
 # Mermaid crow's-foot ends: (left end, right end) for source -> target.
 _CARDINALITY = {

@@ -58,7 +58,7 @@ def header_html(result) -> str:
         _count(result.row_count, "row") + " sent (includes as JSON)"
     parts = [_count(result.root_count, "root row"), sent,
              _count(result.statements, "statement"), f"{result.elapsed * 1000:.0f} ms",
-             "databases: " + ", ".join(result.databases)]
+             "databases: " + ", ".join(result.databases), f"engine: {result.engine}"]
     model = html.escape(result.query.model)
     return f'<p style="{_STYLE}"><b>{model}</b>: ' + html.escape(" · ".join(parts)) + "</p>"
 
@@ -71,6 +71,14 @@ def sql_html(sql: str) -> str:
 
     formatter = HtmlFormatter(noclasses=True, nobackground=True, style="default")
     return highlight(sql, SqlLexer(), formatter)
+
+
+def plan_html(statement, plan: str) -> str:
+    """The engine's plan, highlighted (its operators, tables and filters read like SQL), under the
+    statement it explains."""
+    title = f"Plan of the {statement.engine} engine"
+    return (f'<p style="{_STYLE}"><b>{html.escape(title)}</b></p>' + sql_html(plan)
+            + section("Statement", sql_html(statement.to_sql())))
 
 
 def params_html(params: dict[str, Any]) -> str:

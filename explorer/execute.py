@@ -8,7 +8,7 @@ server when one holds them all and DuckDB otherwise (see ``explorer.engines``).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from typing import Any
 
 from .compile import Compiled
@@ -66,11 +66,13 @@ def engine_for(config: Config, databases: list[str], wanted: str | None = None) 
         check_one_server(config, databases)
         return ServerEngine(config, databases)
     module_name, class_name, extra = _ENGINE_MODULES[name]
-    if importlib.util.find_spec(_NEEDS[name]) is None:
+    try:
+        importlib.import_module(_NEEDS[name])
+    except ImportError:
         why = "" if wanted else (" (engine: auto takes DuckDB because no single server holds "
                                  f"{', '.join(databases)})")
         raise ExecutionError(f"engine: {name} needs the {extra} extra{why}: "
-                             f"pip install 'crossquery-explorer[{extra}]'.")
+                             f"pip install 'crossquery-explorer[{extra}]'.") from None
     module = importlib.import_module(f"explorer.engines.{module_name}")
     return getattr(module, class_name)(config, databases)
 

@@ -27,7 +27,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import JSON, display
 
 import explorer
-from explorer.display import statement_html
+from explorer.display import plan_html, statement_html
+from explorer.engines import ENGINES
 from explorer.errors import ExplorerError
 from explorer.export import statement_sql
 from explorer.textout import records_json
@@ -65,12 +66,16 @@ class CrossqueryMagics(Magics):
     @argument("-o", "--out", default="_cq", help="variable that receives the Result (default: _cq)")
     @argument("--sql", action="store_true", help="compile and show the SQL only; do not run it")
     @argument("--dialect", help="render the shown (--sql) and exported SQL for this dialect "
-              "(mysql, mariadb, sqlite, postgresql, ...)")
+              "(mysql, mariadb, sqlite, postgresql, trino, ...)")
     @argument("--literal", action="store_true", help="inline the values in the shown (--sql) and "
               "exported SQL, for pasting into a SQL console")
     @argument("--export", metavar="FILE.sql", help="also write the statement to this .sql snippet file")
     @argument("--max-rows", type=int, metavar="N", help="stop when more than N joined rows come back")
     @argument("--timeout", type=float, metavar="SECONDS", help="statement timeout in seconds")
+    @argument("--engine", choices=ENGINES, help="who runs the statement: the one server, DuckDB or "
+              "Spark (default: the config's engine:, else auto)")
+    @argument("--explain", action="store_true", help="show the engine's plan for the statement; "
+              "do not run it")
     @argument("--format", choices=("flat", "frames", "nested"), help="show the flat frame, one frame "
               "per model, or the nested records, instead of the rich result")
     def crossquery(self, line: str, cell: str):
@@ -82,9 +87,12 @@ class CrossqueryMagics(Magics):
             config = self._config_for(args.config)
             query = explorer.parse_query(config, cell)
             params = self._notebook_params(query, strict=not args.sql)
+            if args.explain:
+                return self._show_plan(explorer.prepare(config, query, params, engine=args.engine), args)
             if args.sql:
-                return self._show_statement(explorer.prepare(config, query, params), args)
-            result = explorer.run(config, query, params, timeout=args.timeout, max_rows=args.max_rows)
+                return self._show_statement(explorer.prepare(config, query, params, engine=args.engine), args)
+            result = explorer.run(config, query, params, timeout=args.timeout, max_rows=args.max_rows,
+                                  engine=args.engine)
             self.shell.user_ns[args.out] = result
             self._export(result, args)
             return self._shown(result, args.format)
@@ -147,6 +155,12 @@ class CrossqueryMagics(Magics):
         markup = statement_html(statement, dialect=args.dialect, literal=args.literal)
         text = statement_sql(statement, dialect=args.dialect, literal=args.literal)
         display({"text/html": markup, "text/plain": text}, raw=True)
+
+    def _show_plan(self, statement, args):
+        self.shell.user_ns[args.out] = statement
+        plan = statement.explain()
+        text = f"-- plan of the {statement.engine} engine\n{plan}"
+        display({"text/html": plan_html(statement, plan), "text/plain": text}, raw=True)
 
     def _export(self, statement, args) -> None:
         if args.export:

@@ -24,8 +24,8 @@ import pandas as pd
 from .compile import Compiled, NodeLayout
 from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
-from .errors import ExecutionError
 from .engines.run import Execution
+from .errors import ExecutionError
 from .nodes import NodeTable, distinct, join_node_table
 from .statement import Statement, Target
 from .unnest import json_node_tables, key_chains, to_one_error, transpose

@@ -149,6 +149,9 @@ class Statement:
             target_dialect, schemas = self.target.dialect, self.target.schemas
         else:
             target_dialect, schemas = load_dialect(dialect), self.schemas_for(dialect)
+        if dialect == "trino" and self.compiled.strategy == "json":
+            raise QueryError("dialect trino: the JSON strategy has no Trino rendering here (it is "
+                             "not tested against a Trino server); add strategy: join to the query.")
         return render(self.config, self.compiled, self.values, target_dialect, schemas, literal).sql
 
     def schemas_for(self, dialect: str) -> dict[str, str]:
@@ -192,7 +195,14 @@ def trino_schema(config: Config, name: str) -> str:
     if not catalog:
         raise QueryError(f"dialect trino: databases.{name}.catalog is not set; give each database the "
                          "Trino catalog that serves it (databases: {name: {catalog: ...}}).")
-    return f'"{catalog.replace(chr(34), chr(34) * 2)}"."{db.schema.replace(chr(34), chr(34) * 2)}"'
+    return qualified(catalog, db.schema, quote='"')
+
+
+def qualified(*parts: str, quote: str) -> sa.sql.quoted_name:
+    """``"catalog"."schema"`` as one schema name that SQLAlchemy writes as it is: each part
+    quoted (the quote character doubled inside), so no dialect quotes the dotted name as one."""
+    text = ".".join(quote + part.replace(quote, quote * 2) + quote for part in parts)
+    return sa.sql.quoted_name(text, quote=False)
 
 
 def load_dialect(name: str):

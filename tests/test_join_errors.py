@@ -17,7 +17,7 @@ import yaml
 from conftest import MYSQL_SERVER, PREFIX, _ensure_postgres_database, _unavailable, postgres_url
 
 import explorer
-from explorer.engines.base import HINTS, server_error
+from explorer.engines.base import server_error
 from explorer.cli import main
 from explorer.diagnose import explain_join_error
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from .base import Backend, register
+from .base import Backend, Database, register
 
 
 class MySQLBackend(Backend):
