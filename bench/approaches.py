@@ -46,7 +46,7 @@ def explorer_run(setup: Setup, reader: str = "driver"):
 def read_sql(setup: Setup):
     connection = setup.pymysql()
     params = setup.statement.params
-    if setup.statement._rendered[2].positional:  # PyMySQL's dialect sends %s placeholders
+    if setup.statement.rendered.compiled.positional:  # PyMySQL's dialect sends %s placeholders
         params = tuple(params.values())
     frame = pd.read_sql(setup.statement.sql, connection, params=params)
     connection.close()

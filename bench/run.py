@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.cases import CASES
+from bench.federation import HEADING
 from bench.generate import DATA
 
 APPROACHES = {  # label -> (approach, role)
@@ -123,7 +124,10 @@ def main(argv=None) -> None:
                       *machine(), "", *table, ""])
     print(text)
     if args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        output = Path(args.output)
+        kept = output.read_text(encoding="utf-8").partition(HEADING) if output.is_file() else ("", "", "")
+        federation = kept[1] + kept[2] if kept[1] else ""  # bench.federation's section stays
+        output.write_text(text + ("\n" + federation if federation else ""), encoding="utf-8")
 
 
 if __name__ == "__main__":
