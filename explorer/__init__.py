@@ -13,7 +13,7 @@ from .compile import compile_query
 from .config import Config, load_config
 from .diagram import diagram  # a function; importing it first keeps the submodule from shadowing it
 from .errors import ConfigError, ExecutionError, ExplorerError, QueryError
-from .execute import prepare_statement, run_statement
+from .execute import execute, prepare_statement, run_statement  # noqa: F401 - explorer.execute(...) as before
 from .shape import Result
 from .statement import Statement, bind_values
 from .tree import Query, parse_query

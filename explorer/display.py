@@ -58,7 +58,9 @@ def header_html(result) -> str:
         _count(result.row_count, "row") + " sent (includes as JSON)"
     parts = [_count(result.root_count, "root row"), sent,
              _count(result.statements, "statement"), f"{result.elapsed * 1000:.0f} ms",
-             "databases: " + ", ".join(result.databases), f"engine: {result.engine}"]
+             "databases: " + ", ".join(result.databases)]
+    if result.engine != "server":  # across servers: say which engine joined them
+        parts.append(f"engine: {result.engine}")
     model = html.escape(result.query.model)
     return f'<p style="{_STYLE}"><b>{model}</b>: ' + html.escape(" · ".join(parts)) + "</p>"
 

@@ -1,0 +1,745 @@
+"""The DuckDB engine: the ONE statement in an in-process DuckDB, each database attached read-only.
+
+DuckDB joins databases that sit on different servers: every logical database is
+attached under its own catalog (``cq_<name>``) with DuckDB's scanners (MySQL/MariaDB,
+PostgreSQL, SQLite files), loaded by file path from the ``duckdb-extension-*`` wheels
+(nothing is installed from the network or written to the home directory). Tables are
+named ``catalog.schema.table``; the statement is rendered by duckdb_engine's dialect.
+
+Safety: every database is attached ``READ_ONLY`` (the scanners' remote transactions are
+read-only too); credentials go through in-memory ``CREATE SECRET`` (a password in an
+ATTACH string would show in ``duckdb_databases()``); after attaching, the session sets
+``enable_external_access=false`` and ``lock_configuration=true``, so nothing can be
+attached again, read-write or otherwise, and no file can be read or written. A timeout or
+Ctrl-C interrupts DuckDB and cancels the remote scans on their servers (KILL QUERY on
+MariaDB, ``pg_cancel_backend`` by ``application_name`` on PostgreSQL, whose scans also
+carry ``statement_timeout``); the session is then dropped and the next run opens a new one.
+
+Exact values: each column comes back as its own database's driver gives it (PyMySQL,
+psycopg, sqlite3 read by the declared type), converted from DuckDB's value where that is
+exact (MariaDB ``TIME`` read as text and parsed by PyMySQL's converter, PostgreSQL arrays
+read as text and parsed by psycopg's loader, intervals from their months/days/micros, ...).
+A column DuckDB cannot carry exactly (``DECIMAL`` wider than 38 digits, unconstrained
+``numeric``, SQLite ``DATETIME`` whose UTC offset the scanner drops, ...) is refused before
+the statement runs, with an error naming it.
+
+Semantics: comparisons, ``LIKE`` and ordering are DuckDB's, everywhere: binary,
+case-sensitive, by code point. MariaDB compares by its collation (usually case- and
+accent-insensitive), so filters are not pushed down to MariaDB: it receives column lists
+only, and DuckDB filters. PostgreSQL receives the filters DuckDB pushes down, which it
+sends with ``COLLATE "C"``, so they mean the same there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+
+from ..compile_json import json_array_agg, json_exact, json_key, json_nested, json_object, json_text
+from ..decode import Decoding, exact_reader
+from ..errors import ExecutionError, QueryError, RowCapError
+from ..kinds import kind_of, postgres_type_name
+from ..statement import Statement, Target
+from .base import READERS, Database, mask_url, scrub
+from .run import Engine, Execution, Features, interruptible, quietly, row_cap_error
+
+log = logging.getLogger("explorer")
+
+DUCKDB_VERSION = "1.5.5"  # the only version the PyPI extension wheels load
+SCANNERS = {"mysql": ("mysql_scanner", "mysql"), "postgresql": ("postgres_scanner", "postgres"),
+            "sqlite": ("sqlite_scanner", "sqlite")}
+_BATCH = 50_000
+
+# Scanner settings, before anything is attached: values as the drivers read them, and
+# MariaDB never deciding a comparison (its collation would make it case-insensitive).
+_SETTINGS = (
+    "SET mysql_tinyint1_as_boolean = false",   # PyMySQL gives TINYINT(1) as int
+    "SET mysql_bit1_as_boolean = false",       # ... and BIT(1) as bytes
+    "SET mysql_time_as_time = false",          # TIME as text: -838:59:59 .. 838:59:59
+    "SET mysql_experimental_filter_pushdown = false",
+    "SET mysql_order_pushdown_enabled = false",
+    "SET mysql_aggregate_pushdown_enabled = false",
+    "SET pg_array_as_varchar = true",          # arrays as PostgreSQL's text, read by psycopg
+    "SET pg_use_text_protocol = true",         # binary numeric NaN would read as 0: as text it is an error
+)
+
+
+class DuckDBEngine(Engine):
+    """Runs the statement in an in-process DuckDB with every database attached read-only."""
+
+    name = "duckdb"
+    features = Features(
+        qualify="catalog.schema.table: each database attached as catalog cq_<name> (MySQL/MariaDB "
+                "database, PostgreSQL schema, SQLite main)",
+        read_only="ATTACH ... (READ_ONLY) with read-only remote transactions; then "
+                  "enable_external_access=false and lock_configuration=true (no new ATTACH, no files)",
+        timeout="a watchdog that interrupts DuckDB and cancels the remote scans (KILL QUERY on "
+                "MariaDB, pg_cancel_backend on PostgreSQL); statement_timeout on PostgreSQL scans",
+        cancel="DuckDB interrupt() plus KILL QUERY (MariaDB) and pg_cancel_backend by "
+               "application_name (PostgreSQL); the session is then replaced",
+        nesting="list({'key': value, ...} ORDER BY ...): native structs and lists",
+        paramstyle="numeric_dollar ($1, $2, ...), duckdb_engine's own",
+        readers=("driver",),
+    )
+
+    def __init__(self, config, databases: list[str]):
+        super().__init__(config, databases)
+        for name in databases:
+            kind = config.backend(name).name
+            if kind not in SCANNERS:
+                raise ExecutionError(f"engine: duckdb cannot attach {config.databases[name].where}: "
+                                     f"DuckDB has no scanner for {kind}.")
+
+    def target(self) -> Target:
+        return Target("duckdb", duckdb_dialect(), {name: self._schema(name) for name in self.databases},
+                      runner=self)
+
+    def _schema(self, name: str) -> str:
+        schema = "main" if self.config.backend(name).name == "sqlite" else self.config.databases[name].schema
+        return f"{catalog_name(name)}.{schema}"
+
+    def run(self, statement: Statement, timeout: float, max_rows: int, reader: str | None) -> Execution:
+        check_reader(reader or self.config.reader)
+        plan = ReadPlan.of(self.config, statement.compiled)  # refuses what DuckDB cannot carry
+        rendered = statement.rendered
+        pool = session_pool(self.config, self.databases)
+        session = pool.acquire(timeout)
+        started = time.perf_counter()
+        run = _Run(session, rendered.sql, list(rendered.driver), timeout, max_rows, plan.suspects)
+        healthy = False
+        try:
+            labels, columns = interruptible(run)
+            healthy = not run.cancelled
+        finally:
+            pool.release(session, healthy)
+        elapsed = time.perf_counter() - started
+        columns = plan.convert(labels, columns, statement.compiled.strategy)
+        return Execution(labels, None, rendered.sql, dict(rendered.shown), "duckdb", list(self.databases),
+                         elapsed, engine="duckdb", columns=columns, decoding=Decoding(plan.zone))
+
+    def explain(self, statement: Statement) -> str:
+        """DuckDB's EXPLAIN of the statement (its remote scans included), secrets masked."""
+        rendered = statement.rendered
+        pool = session_pool(self.config, self.databases)
+        session = pool.acquire(60)
+        healthy = False
+        try:
+            rows = session.connection.execute("EXPLAIN " + rendered.sql, list(rendered.driver)).fetchall()
+            healthy = True
+        except _duckdb().Error as exc:
+            raise session.error(exc, "explain the query") from None
+        finally:
+            pool.release(session, healthy)
+        return scrub("\n".join(str(row[-1]) for row in rows), self.config.secrets)
+
+
+def check_reader(reader: str | None) -> None:
+    reader = reader or "auto"
+    if reader not in READERS:
+        raise QueryError(f"reader: expected one of {', '.join(READERS)}, got {reader!r}.")
+    if reader == "arrow":
+        raise ExecutionError("reader: arrow belongs to the server engine (connectorx on one MySQL/MariaDB "
+                             "server); engine: duckdb reads its own results, use reader: auto or driver.")
+
+
+def catalog_name(logical: str) -> str:
+    """The DuckDB catalog of a logical database: ``cq_`` and the name, as an identifier."""
+    return "cq_" + re.sub(r"\W", "_", logical)
+
+
+def _duckdb():
+    import duckdb
+
+    return duckdb
+
+
+_DIALECT = None
+
+
+def duckdb_dialect():
+    global _DIALECT
+    if _DIALECT is None:
+        dialect_class = sa.dialects.registry.load("duckdb")
+        _DIALECT = dialect_class(paramstyle="numeric_dollar")  # DuckDB's own, not pyformat
+    return _DIALECT
+
+
+# ---------------------------------------------------------------------------
+# Sessions: one DuckDB connection per config and databases, never used by two threads at once
+
+
+def extension_path(scanner: str) -> Path:
+    """The extension file inside its PyPI package (``duckdb-extension-<name>``)."""
+    package = f"duckdb_extension_{scanner}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ExecutionError(f"engine: duckdb needs the package {package.replace('_', '-')}=={DUCKDB_VERSION} "
+                             "(pip install 'crossquery-explorer[duckdb]').")
+    path = Path(spec.origin).parent / "extensions" / f"v{DUCKDB_VERSION}" / f"{scanner}.duckdb_extension"
+    if not path.exists():
+        raise ExecutionError(f"engine: duckdb: {path} is missing; install {package.replace('_', '-')}"
+                             f"=={DUCKDB_VERSION} for duckdb=={DUCKDB_VERSION}.")
+    return path
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass
+class Attached:
+    """One logical database as attached in a session."""
+
+    name: str
+    kind: str  # mysql | postgresql | sqlite
+    database: Database
+    catalog: str
+    application_name: str = ""
+
+
+class Session:
+    """A DuckDB connection with every database of the key attached read-only and locked."""
+
+    def __init__(self, config, databases: list[str], statement_timeout: float):
+        duckdb = _duckdb()
+        if duckdb.__version__ != DUCKDB_VERSION:
+            raise ExecutionError(f"engine: duckdb needs duckdb=={DUCKDB_VERSION} (the scanner extensions "
+                                 f"are built for it); this is duckdb {duckdb.__version__}.")
+        self.config = config
+        self.secrets = config.secrets
+        self.statement_timeout = statement_timeout
+        self.attached = [self._describe(name, index) for index, name in enumerate(databases)]
+        options = {"allow_persistent_secrets": False, "autoinstall_known_extensions": False,
+                   "autoload_known_extensions": False}
+        for key in ("threads", "memory_limit"):
+            if config.engine_options.get(key) is not None:
+                options[key] = config.engine_options[key]
+        self.connection = duckdb.connect(":memory:", config=options)
+        try:
+            self._open()
+        except duckdb.Error as exc:
+            quietly(self.connection.close)
+            raise self.error(exc, "attach the databases") from None
+        except BaseException:
+            quietly(self.connection.close)
+            raise
+
+    def _describe(self, name: str, index: int) -> Attached:
+        db = self.config.databases[name]
+        marker = f"crossquery-duckdb-{uuid.uuid4().hex[:12]}"
+        return Attached(name, self.config.backend(name).name, db, catalog_name(name), marker)
+
+    def _open(self) -> None:
+        execute = self.connection.execute
+        for scanner in dict.fromkeys(SCANNERS[a.kind][0] for a in self.attached):
+            execute(f"LOAD {_literal(extension_path(scanner))}")
+        prefixes = tuple({"mysql": "mysql_", "postgresql": "pg_"}.get(a.kind, "-") for a in self.attached)
+        for setting in _SETTINGS:
+            if setting.split()[1].startswith(prefixes):  # a scanner's settings exist once it is loaded
+                execute(setting)
+        for attached in self.attached:
+            for statement in self._attach(attached):
+                execute(statement)
+        execute("SET enable_external_access = false")
+        execute("SET lock_configuration = true")
+
+    def _attach(self, attached: Attached) -> list[str]:
+        url, catalog = attached.database.url, attached.catalog
+        if attached.kind == "sqlite":
+            return [f"ATTACH {_literal(url.database)} AS {catalog} (TYPE sqlite, READ_ONLY)"]
+        secret = f"{catalog}_secret"
+        parts = [f"HOST {_literal(url.host or '127.0.0.1')}", f"USER {_literal(url.username or '')}",
+                 f"PASSWORD {_literal(url.password or '')}"]
+        if url.port:
+            parts.append(f"PORT {int(url.port)}")
+        if attached.kind == "mysql":
+            parts.append(f"DATABASE {_literal(attached.database.schema)}")
+            attach = f"ATTACH '' AS {catalog} (TYPE mysql, SECRET {secret}, READ_ONLY)"
+        else:
+            parts.append(f"DATABASE {_literal(url.database or 'postgres')}")
+            bound = max(1, int(self.statement_timeout * 1000))
+            dsn = f"application_name={attached.application_name} options='-c statement_timeout={bound}'"
+            attach = f"ATTACH {_literal(dsn)} AS {catalog} (TYPE postgres, SECRET {secret}, READ_ONLY)"
+        kind = SCANNERS[attached.kind][1]
+        return [f"CREATE TEMPORARY SECRET {secret} (TYPE {kind}, {', '.join(parts)})", attach]
+
+    def error(self, exc: BaseException, doing: str, timeout: float | None = None,
+              suspects: str = "") -> ExecutionError:
+        """One sentence naming the database(s) involved (and the columns a value error may come
+        from), secrets masked."""
+        message = " ".join(str(exc).split()).rstrip(".")
+        message = re.sub(r"^[A-Za-z ]*Error: ", "", message)
+        message = re.sub(r" LINE \d+:.*$", "", message)
+        involved = [a for a in self.attached if a.catalog in message] or self.attached
+        where = ", ".join(a.database.where for a in involved)
+        if timeout is not None:
+            text = (f"The query in DuckDB over {where} was stopped after its timeout of {timeout:g} s; "
+                    "raise timeout: in the query or the config (or pass timeout=N) if it should run "
+                    "longer, or add a filter or a limit.")
+        else:
+            text = f"Could not {doing} in DuckDB over {where} ({message}){suspects}."
+        return ExecutionError(scrub(text, self.secrets))
+
+    def cancel_remote(self) -> None:
+        """Stop this session's scans on their servers (DuckDB's interrupt does not reach them)."""
+        for attached in self.attached:
+            if attached.kind == "mysql":
+                quietly(lambda a=attached: _kill_mysql_scans(self.config, a))
+            elif attached.kind == "postgresql":
+                quietly(lambda a=attached: _cancel_postgres_scans(self.config, a))
+
+    def close(self) -> None:
+        quietly(self.connection.close)
+
+
+def _kill_mysql_scans(config, attached: Attached) -> None:
+    """KILL QUERY the scanner's statements: its user's sessions reading this database's tables.
+
+    The scanner's sessions carry no name of their own, so they are found by user and by the
+    text they run (``SELECT ... FROM `db`.`table```, column lists only: nothing is pushed down).
+    """
+    url = attached.database.url
+    pattern = "%FROM `" + attached.database.schema.replace("`", "``") + "`.%"
+    with config.engine(attached.name).connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id FROM information_schema.processlist WHERE user = %s AND command = 'Query' "
+            "AND id <> CONNECTION_ID() AND info LIKE %s", (url.username or "", pattern)).all()
+        for (session_id,) in rows:
+            quietly(lambda s=session_id: connection.exec_driver_sql(f"KILL QUERY {int(s)}"))
+
+
+def _cancel_postgres_scans(config, attached: Attached) -> None:
+    with config.engine(attached.name).connect() as connection:
+        connection.exec_driver_sql(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = %(name)s "
+            "AND pid <> pg_backend_pid()", {"name": attached.application_name})
+
+
+class SessionPool:
+    """Idle sessions for one config and set of databases: a thread takes one for its run."""
+
+    def __init__(self, config, databases: list[str]):
+        self.config, self.databases = config, databases
+        self.idle: list[Session] = []
+        self.lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> Session:
+        bound = _timeout_bucket(timeout)
+        with self.lock:
+            for index, session in enumerate(self.idle):
+                if session.statement_timeout == bound:
+                    return self.idle.pop(index)
+        return Session(self.config, self.databases, bound)
+
+    def release(self, session: Session, healthy: bool) -> None:
+        if not healthy:
+            session.close()  # cancelled or failed: its remote sessions may be in any state
+            return
+        with self.lock:
+            self.idle.append(session)
+            while len(self.idle) > 4:
+                self.idle.pop(0).close()
+
+
+def _timeout_bucket(timeout: float) -> float:
+    # PostgreSQL's statement_timeout is fixed when attached: a little above the run's own bound,
+    # which the watchdog enforces; sessions are reused for runs with the same bound.
+    return float(int(timeout) + 1)
+
+
+_POOLS: dict[tuple, SessionPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def session_pool(config, databases: list[str]) -> SessionPool:
+    key = (id(config), tuple(sorted(databases)),
+           tuple(config.databases[name].url.render_as_string(hide_password=False) for name in sorted(databases)),
+           tuple(sorted((k, str(v)) for k, v in config.engine_options.items())))
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = SessionPool(config, databases)
+        return _POOLS[key]
+
+
+# ---------------------------------------------------------------------------
+# One statement: bounded in time and rows, cancellable
+
+
+class _Run:
+    """The statement on one session, streamed in Arrow batches; a watchdog enforces the timeout."""
+
+    def __init__(self, session: Session, sql: str, params: list, timeout: float, max_rows: int,
+                 suspects: Callable[[str], str] = lambda message: ""):
+        self.session, self.sql, self.params, self.suspects = session, sql, params, suspects
+        self.timeout, self.max_rows = timeout, max_rows
+        self.cancelled = False
+        self.timed_out = False
+
+    def __call__(self) -> tuple[list[str], list[list]]:
+        duckdb = _duckdb()
+        watchdog = threading.Timer(self.timeout, self._time_out)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            cursor = self.session.connection.execute(self.sql, self.params)
+            labels = [d[0] for d in cursor.description or ()]
+            batches = cursor.to_arrow_reader(_BATCH)
+            columns: list[list] = [[] for _ in labels]
+            count = 0
+            for batch in batches:
+                count += batch.num_rows
+                if count > self.max_rows:
+                    self.cancel()
+                    raise row_cap_error(self.max_rows)
+                for index, column in enumerate(batch.columns):
+                    columns[index].extend(_python_values(column, labels[index]))
+            return labels, columns
+        except (RowCapError, ExecutionError):
+            self.cancelled = True
+            raise
+        except duckdb.Error as exc:
+            self.cancelled = True  # a failed session is not reused
+            if self.timed_out:
+                raise self.session.error(exc, "run the query", timeout=self.timeout) from None
+            raise self.session.error(exc, "run the query", suspects=self.suspects(str(exc))) from None
+        finally:
+            watchdog.cancel()
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Interrupt DuckDB and the remote scans (from the main thread or the watchdog)."""
+        self.cancelled = True
+        quietly(self.session.connection.interrupt)
+        self.session.cancel_remote()
+
+    def abandon(self) -> None:
+        self.cancelled = True
+
+
+def _python_values(column, label: str) -> list:
+    """An Arrow column as Python values; one Python cannot hold (PostgreSQL's infinity dates, a
+    year past 9999) is an error naming the column, as psycopg's DataError would be."""
+    try:
+        return column.to_pylist()
+    except (ValueError, OverflowError, ArithmeticError) as exc:
+        raise ExecutionError(f"column {label!r}: a value cannot be read as a Python value ({exc}); "
+                             "an infinite date or timestamp, or a year past 9999, can cause this.") from None
+
+
+# ---------------------------------------------------------------------------
+# Exact values: DuckDB's value -> the driver's, per column
+
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass
+class ReadPlan:
+    """Per statement label: how DuckDB's value becomes the driver's (None: as it is)."""
+
+    converters: dict[str, Convert | None]
+    sqlite_readers: dict[str, tuple[Any, str]]  # label -> (exact_reader, where): sqlite3's values by type
+    layout: Any
+    zone: Any = None
+    kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (kind, where)
+
+    def suspects(self, message: str) -> str:
+        """For DuckDB's "Could not convert string ... to TYPE": the columns of that kind."""
+        found = re.search(r"Could not convert string .* to (\w+)", message)
+        kind = _CONVERSION_KINDS.get(found.group(1).upper()) if found else None
+        wheres = [where for label, (own, where) in self.kinds.items() if own == kind]
+        return f"; the value is one of {', '.join(wheres)}" if wheres else ""
+
+    @classmethod
+    def of(cls, config, compiled) -> ReadPlan:
+        converters, readers, refusals, kinds = {}, {}, [], {}
+        zone = None
+        for node in compiled.layout:
+            kind = config.backend(config.models[node.model].database).name
+            for column, label in zip(node.columns, node.labels):
+                sql_type = config.column_type(node.model, column)
+                where = f"column {label!r} ({node.model}.{column})"
+                kinds[label] = (kind_of(sql_type), where)
+                try:
+                    converters[label] = converter(kind, sql_type)
+                except Refused as refused:
+                    refusals.append(f"{where}: {refused}")
+                    continue
+                if kind == "sqlite":
+                    reader = exact_reader(sql_type, "sqlite")
+                    if reader is not None:
+                        readers[label] = (reader, where)
+                if kind == "postgresql" and kind_of(sql_type) == "datetime" and getattr(sql_type, "timezone", 0):
+                    zone = zone or postgres_zone(config, config.models[node.model].database)
+                    converters[label] = _in_zone(zone)
+        if refusals:
+            raise ExecutionError("engine: duckdb cannot carry these columns exactly, so the query was not run: "
+                                 + "; ".join(refusals) + ". Leave them out of attributes:, or put their "
+                                 "databases on one server (engine: server).")
+        return cls(converters, readers, compiled.layout, zone, kinds)
+
+    def convert(self, labels: list[str], columns: list[list], strategy: str) -> list[list]:
+        by_label = dict(zip(labels, columns))
+        root = self.layout[0]
+        for label in root.labels if strategy == "json" else labels:
+            by_label[label] = self._column(label, by_label[label])
+        if strategy == "json":
+            children = {node.path: [n for n in self.layout[1:] if n.parent == node.path] for node in self.layout}
+            for node in children[()]:
+                by_label[node.records_key] = [self._items(value, node, children)
+                                              for value in by_label[node.records_key]]
+        return [by_label[label] for label in labels]
+
+    def _column(self, label: str, values: list) -> list:
+        convert = self.converters.get(label)
+        if convert is not None:
+            values = [None if v is None else _safely(convert, v, label) for v in values]
+        if label in self.sqlite_readers:
+            reader, where = self.sqlite_readers[label]
+            values = reader(values, where)
+        return values
+
+    def _items(self, items, node, children) -> list | None:
+        """A nested list of structs with every column read as its driver gives it."""
+        if items is None:
+            return None
+        flat = items_flat(items)
+        for column, label in zip(node.columns, node.labels):
+            values = self._column(label, [item[column] for item in flat])
+            for item, value in zip(flat, values):
+                item[column] = value
+        for child in children[node.path]:
+            for item in flat:
+                item[child.records_key] = self._items(item[child.records_key], child, children)
+        return items
+
+
+def items_flat(items: list) -> list[dict]:
+    """The structs of a list, their chunks (``~chunk0`` ...) merged into the item itself."""
+    from ..kinds import CHUNK
+
+    for item in items:
+        if item is not None and CHUNK + "0" in item:
+            parts = [item.pop(key) for key in [k for k in item if k.startswith(CHUNK)]]
+            for part in parts:
+                item.update(part)
+    return [item for item in items if item is not None]
+
+
+def _safely(convert: Convert, value, label: str):
+    try:
+        return convert(value)
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+        raise ExecutionError(f"column {label!r}: the value {value!r} cannot be read as its database's "
+                             f"driver reads it ({type(exc).__name__}: {exc}).") from None
+
+
+# DuckDB's type in a conversion error -> the kind of the columns that may hold the value.
+_CONVERSION_KINDS = {"INTERVAL": "duration", "DECIMAL": "decimal", "DATE": "date", "TIMESTAMP": "datetime",
+                     "TIME": "time", "UUID": "other", "BOOLEAN": "bool", "DOUBLE": "float", "FLOAT": "float"}
+
+
+class Refused(Exception):
+    """DuckDB cannot carry a column exactly; the message says why."""
+
+
+def converter(kind: str, sql_type) -> Convert | None:
+    """From DuckDB's Python value to the driver's, for a column of ``sql_type`` on ``kind``."""
+    return {"mysql": _mysql, "postgresql": _postgres, "sqlite": _sqlite}[kind](sql_type)
+
+
+def _mysql(sql_type) -> Convert | None:
+    from pymysql import converters
+
+    kind = kind_of(sql_type)
+    if kind in ("int", "uint64", "bytes", "string", "datetime", "date", "json"):
+        return None
+    if kind == "decimal":
+        if (getattr(sql_type, "precision", None) or 10) > 38:
+            raise Refused(f"DuckDB reads DECIMAL({sql_type.precision},{sql_type.scale}) as DOUBLE "
+                          "(it holds at most 38 digits)")
+        return None
+    if kind == "float":
+        if isinstance(sql_type, mysql.DOUBLE | mysql.REAL) or not isinstance(sql_type, mysql.FLOAT):
+            return None
+        if getattr(sql_type, "scale", None) is not None:
+            raise Refused("a FLOAT(M,D) is written by MariaDB with D decimals, which DuckDB does not keep")
+        # MariaDB writes a FLOAT with 6 significant digits, the text PyMySQL parses; a decimal of
+        # 6 digits round-trips through a float32, so printing DuckDB's float32 that way gives it back.
+        return lambda value: float(f"{value:.6g}")
+    if kind == "time":
+        return converters.convert_timedelta  # the scanner gives TIME as MariaDB's text
+    if kind == "bool":
+        return None
+    raise Refused(f"DuckDB's MySQL scanner has no exact reading of {sql_type}")
+
+
+def _postgres(sql_type) -> Convert | None:
+    from sqlalchemy.dialects import postgresql
+
+    kind = kind_of(sql_type)
+    if isinstance(sql_type, sa.CHAR) and getattr(sql_type, "length", None):
+        width = sql_type.length
+        return lambda value: value.ljust(width)  # DuckDB strips char(n)'s padding; psycopg keeps it
+    if kind in ("int", "bool", "string", "bytes", "date", "time"):
+        if isinstance(sql_type, sa.Time) and getattr(sql_type, "timezone", False):
+            raise Refused("DuckDB reads time with time zone without its offset")
+        return None
+    if kind == "datetime":
+        return None  # tz-aware columns get the session's zone (ReadPlan.of)
+    if kind == "decimal":
+        precision = getattr(sql_type, "precision", None)
+        if precision is None or precision > 38:
+            raise Refused("DuckDB reads numeric without a precision of at most 38 digits as DOUBLE")
+        return _decimal_not_nan
+    if kind == "float":
+        precision = getattr(sql_type, "precision", None)
+        if isinstance(sql_type, sa.REAL) or (precision and precision <= 24):
+            return _shortest_float32  # PostgreSQL writes a real in its shortest exact digits
+        return None
+    if kind == "duration":
+        return _postgres_interval
+    if kind == "json":
+        return _json_text
+    if isinstance(sql_type, postgresql.INET):
+        return _postgres_inet
+    if isinstance(sql_type, postgresql.CIDR):
+        return ipaddress.ip_network
+    if isinstance(sql_type, sa.Uuid):
+        return _uuid
+    if kind == "array":
+        name = postgres_type_name(sql_type)
+        if name is None:
+            raise Refused(f"psycopg has no loader here for {sql_type}")
+        return _psycopg_text(name)
+    raise Refused(f"DuckDB's PostgreSQL scanner has no exact reading of {sql_type}")
+
+
+def _sqlite(sql_type) -> Convert | None:
+    kind = kind_of(sql_type)
+    if kind in ("int", "float", "string", "bytes", "bool", "date"):
+        return None
+    if kind == "decimal":
+        precision = getattr(sql_type, "precision", None)
+        if getattr(sql_type, "scale", None) is None or precision is None or precision > 15:
+            raise Refused("DuckDB's SQLite scanner reads NUMERIC as DOUBLE, which keeps neither an integer's "
+                          "storage class nor more than 15 digits")
+        return None  # the double holds every value of at most 15 digits; exact_reader adds the scale
+    if kind == "datetime":
+        raise Refused("DuckDB's SQLite scanner drops a UTC offset stored in the text")
+    raise Refused(f"DuckDB's SQLite scanner has no exact reading of {sql_type}")
+
+
+def _decimal_not_nan(value):
+    if isinstance(value, float):  # never a float for a DECIMAL column; a safeguard all the same
+        raise ValueError("a numeric value came as a float")
+    return value
+
+
+def _shortest_float32(value: float) -> float:
+    import numpy as np
+
+    return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
+
+
+def _postgres_interval(value) -> dt.timedelta:
+    """psycopg's reading of PostgreSQL's interval text: a year is 365 days, a month 30."""
+    months, days, nanoseconds = value.months, value.days, value.nanoseconds
+    years = int(months / 12)  # PostgreSQL writes -14 months as '-1 years -2 mons'
+    months -= 12 * years
+    return dt.timedelta(days=365 * years + 30 * months + days, microseconds=nanoseconds // 1000)
+
+
+def _json_text(value):
+    return json.loads(value)  # psycopg's default JSON loader
+
+
+def _postgres_inet(value: str):
+    # PostgreSQL leaves out a host's full netmask (/32, /128), which DuckDB always writes.
+    interface = ipaddress.ip_interface(value)
+    if interface.network.prefixlen == interface.max_prefixlen:
+        return interface.ip
+    return interface
+
+
+def _uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _psycopg_text(name: str) -> Convert:
+    import psycopg
+    from psycopg.adapt import Transformer
+
+    from ..decode import _loader
+
+    loader = _loader(Transformer(), psycopg.adapters, name)
+    return lambda text: loader.load(text.encode())
+
+
+def _in_zone(zone) -> Convert:
+    def convert(value: dt.datetime) -> dt.datetime:
+        return value.astimezone(zone)
+
+    return convert
+
+
+_ZONES: dict[str, Any] = {}
+
+
+def postgres_zone(config, database: str):
+    """The time zone psycopg gives timestamptz values in, for this database's sessions."""
+    key = config.databases[database].url.render_as_string(hide_password=False)
+    if key not in _ZONES:
+        with config.engine(database).connect() as connection:
+            _ZONES[key] = connection.connection.dbapi_connection.info.timezone
+    return _ZONES[key]
+
+
+
+# ---------------------------------------------------------------------------
+# The JSON strategy in DuckDB: native structs and lists (no JSON text at all)
+
+
+@compiles(json_object, "duckdb")
+def _struct(element, compiler, **kw):
+    arguments = list(element.clauses)
+    pairs = [f"{compiler.process(key, **kw)}: {compiler.process(value, **kw)}"
+             for key, value in zip(arguments[::2], arguments[1::2])]
+    return "{" + ", ".join(pairs) + "}"
+
+
+@compiles(json_array_agg, "duckdb")
+def _list(element, compiler, **kw):
+    value, *order = list(element.clauses)
+    order_sql = ", ".join(compiler.process(item, **kw) for item in order)
+    return f"list({compiler.process(value, **kw)}{f' ORDER BY {order_sql}' if order_sql else ''})"
+
+
+@compiles(json_nested, "duckdb")
+@compiles(json_text, "duckdb")
+@compiles(json_exact, "duckdb")
+def _as_is(element, compiler, **kw):
+    return compiler.process(next(iter(element.clauses)), **kw)
+
+
+@compiles(json_key, "duckdb")
+def _key(element, compiler, **kw):
+    return compiler.render_literal_value(element.name, sa.String())
