@@ -225,12 +225,17 @@ def test_no_import_circles():
     assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
-def test_engines_declare_what_they_support():
+def test_engines_declare_what_they_support(shop):
+    from dataclasses import astuple
+
+    from explorer.engines import mysql, postgresql, sqlite
     from explorer.engines.server import ServerEngine
 
-    features = ServerEngine.features
-    assert features.read_only and features.timeout and features.cancel and features.nesting
-    assert "arrow" in features.readers
+    for kind in (mysql.MySQLBackend, postgresql.PostgreSQLBackend, sqlite.SQLiteBackend):
+        assert all(astuple(kind.features)), kind
+    engine = ServerEngine(shop, ["users_and_orders", "products"])
+    assert engine.features is shop.backend("products").features
+    assert ("arrow" in engine.features.readers) == (shop.backend("products").name == "mysql")
 
 
 def test_lint_pyflakes_clean():

@@ -62,6 +62,19 @@ class Database:
         return f"database {self.name!r} ({mask_url(self.url)})"
 
 
+@dataclass(frozen=True)
+class Features:
+    """What an engine supports, as data (shown in the README and by ``crossquery check``)."""
+
+    qualify: str  # how a table is named in the statement
+    read_only: str  # how the session is kept from writing
+    timeout: str  # how a statement is bounded in time
+    cancel: str  # how Ctrl-C stops it where it runs
+    nesting: str  # the functions the JSON strategy nests with
+    paramstyle: str  # how values reach it
+    readers: tuple[str, ...] = ("driver",)
+
+
 # What to do, per kind of server error; execute and config end their messages with these.
 HINTS = {
     "unreachable": "check that the server is running and that the host and port in the URL are right",
@@ -96,6 +109,7 @@ class Backend:
 
     name: ClassVar[str]
     dialect_names: ClassVar[tuple[str, ...]]
+    features: ClassVar[Features]  # what the one-server engine does on this kind of server
     supports_arrow: ClassVar[bool] = False  # the connectorx fast path (see explorer.fast)
     # driver error code (errno or SQLSTATE) -> kind of failure (a key of HINTS)
     error_codes: ClassVar[dict[Any, str]] = {}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from .base import Backend, Database, register
+from .base import Backend, Database, Features, register
 
 
 class MySQLBackend(Backend):
@@ -16,6 +16,15 @@ class MySQLBackend(Backend):
 
     name = "mysql"
     dialect_names = ("mysql", "mariadb")
+    features = Features(
+        qualify="`database`.`table`: every logical database is a database of the server",
+        read_only="SET SESSION TRANSACTION READ ONLY on every new session",
+        timeout="MariaDB: SET STATEMENT max_statement_time=N FOR ...; MySQL: /*+ MAX_EXECUTION_TIME(ms) */",
+        cancel="KILL QUERY <thread id> from a second connection; the session stays usable",
+        nesting="JSON_ARRAY(COUNT(*), JSON_ARRAYAGG(JSON_OBJECT(...) ORDER BY ...)), values as CAST(... AS CHAR)",
+        paramstyle="pyformat, escaped by PyMySQL on the client",
+        readers=("driver", "arrow"),
+    )
     error_codes: ClassVar[dict[Any, str]] = {
         2003: "unreachable", 2005: "unreachable", 1045: "access_denied", 1044: "access_denied",
         1142: "privilege", 1143: "privilege", 1049: "unknown_database",

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from .base import Backend, register
+from .base import Backend, Features, register
 
 
 class PostgreSQLBackend(Backend):
@@ -17,6 +17,15 @@ class PostgreSQLBackend(Backend):
 
     name = "postgresql"
     dialect_names = ("postgresql",)
+    features = Features(
+        qualify='"schema"."table": every logical database is a schema of one database',
+        read_only="default_transaction_read_only=on as a connection option, then SET SESSION "
+                  "CHARACTERISTICS AS TRANSACTION READ ONLY",
+        timeout="SET statement_timeout (sent when it changes)",
+        cancel="libpq's cancel request for the session's backend",
+        nesting="json_agg(json_build_object(...) ORDER BY ...), values as CAST(... AS TEXT), sent as text",
+        paramstyle="%(name)s, bound by psycopg",
+    )
     error_codes: ClassVar[dict[Any, str]] = {
         "28P01": "access_denied", "28000": "access_denied", "42501": "privilege",
         "3D000": "unknown_database", "3F000": "unknown_database", "42P01": "missing_table",

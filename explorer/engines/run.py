@@ -16,24 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import QueryInterrupted, RowCapError
+from .base import Features
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ROWS = 2_000_000
 
 log = logging.getLogger("explorer")
-
-
-@dataclass(frozen=True)
-class Features:
-    """What an engine supports, as data (shown in the README and by ``crossquery check``)."""
-
-    qualify: str  # how a table is named in the statement
-    read_only: str  # how the session is kept from writing
-    timeout: str  # how a statement is bounded in time
-    cancel: str  # how Ctrl-C stops it where it runs
-    nesting: str  # the functions the JSON strategy nests with
-    paramstyle: str  # how values reach it
-    readers: tuple[str, ...] = ("driver",)
 
 
 class Engine:

@@ -33,22 +33,15 @@ class ServerEngine(Engine):
     """Runs the statement where the databases live (MySQL/MariaDB, PostgreSQL, SQLite files)."""
 
     name = "server"
-    features = Features(
-        qualify="database.table (MySQL/MariaDB), schema.table (PostgreSQL), attached.table (SQLite)",
-        read_only="SET SESSION TRANSACTION READ ONLY; default_transaction_read_only; SQLite files "
-                  "attached mode=ro, query_only and an authorizer that allows reads only",
-        timeout="SET STATEMENT max_statement_time FOR (MariaDB), MAX_EXECUTION_TIME (MySQL), "
-                "statement_timeout (PostgreSQL), a progress handler (SQLite)",
-        cancel="KILL QUERY (MySQL/MariaDB), the libpq cancel request, sqlite3 interrupt()",
-        nesting="JSON_ARRAYAGG/JSON_OBJECT, json_agg/json_build_object, json_group_array/json_object",
-        paramstyle="the driver's own: pyformat (PyMySQL), %s (psycopg), qmark (sqlite3)",
-        readers=("driver", "arrow"),
-    )
-
     def __init__(self, config: Config, databases: list[str]):
         super().__init__(config, databases)
         self.backend: Backend = config.backend(databases[0])
         self.where = config.server_databases(databases[0])[0]
+
+    @property
+    def features(self) -> Features:
+        """What the server kind of these databases does (see its module: mysql, postgresql, sqlite)."""
+        return self.backend.features
 
     def target(self) -> Target:
         return Target("server", self.config.engine(self.databases[0]).dialect,

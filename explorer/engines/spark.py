@@ -79,6 +79,11 @@ GREGORIAN_START = dt.date(1582, 10, 15)
 
 
 class SparkIdentifierPreparer(MySQLIdentifierPreparer):
+    def _requires_quotes(self, value: str) -> bool:
+        # A schema placeholder is replaced by quote_schema() later: quoting it here would
+        # wrap the pre-quoted `catalog`.`database` in a second pair of backticks.
+        return not value.startswith("__[SCHEMA_") and super()._requires_quotes(value)
+
     def quote_schema(self, schema, force=None):
         # Target schemas come pre-quoted as `catalog`.`database` (two identifiers, not one).
         if schema.startswith("`"):

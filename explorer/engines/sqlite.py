@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from ..errors import ConfigError
-from .base import Backend, Database, mask_url, register
+from .base import Backend, Database, Features, mask_url, register
 
 
 class SQLiteBackend(Backend):
@@ -19,6 +19,14 @@ class SQLiteBackend(Backend):
 
     name = "sqlite"
     dialect_names = ("sqlite",)
+    features = Features(
+        qualify='"attached"."table": each file attached to one in-memory connection under its logical name',
+        read_only="files attached mode=ro, PRAGMA query_only, an authorizer that allows reads only",
+        timeout="a progress handler that stops the statement at its deadline",
+        cancel="sqlite3's interrupt()",
+        nesting="json_group_array(json_object(...)), reals and blobs tagged, lists sorted by SQLite's rules",
+        paramstyle="qmark, bound by sqlite3",
+    )
     error_texts: ClassVar[dict[str, str]] = {
         "interrupted": "timeout", "readonly database": "read_only", "not authorized": "read_only",
         "authorization denied": "read_only",
