@@ -80,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     _query_arguments(run)
     run.add_argument("--format", choices=("json", "csv", "table"), default="table",
                      help="json: nested records; csv and table: the flat frame (default: table)")
-    run.add_argument("--max-rows", type=int, help="stop when more joined rows than this come back")
-    run.add_argument("--timeout", type=float, help="statement timeout in seconds")
+    run.add_argument("--max-rows", type=_positive(int), help="stop when more joined rows than this come back")
+    run.add_argument("--timeout", type=_positive(float), help="statement timeout in seconds (> 0; default 60)")
     run.add_argument("--reader", choices=READERS,
                      help="who reads the rows: the DBAPI driver, or connectorx into Arrow (default auto)")
     _engine_argument(run)
@@ -91,9 +91,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--backend", choices=("sqlite", "mysql"), default="sqlite")
     demo.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306",
                       help="the MySQL/MariaDB server for --backend mysql")
-    demo.add_argument("--dir", default="crossquery-demo", help="where to write the SQLite files and config")
+    demo.add_argument("--dir", default="crossquery-demo", help="where to write shop.yaml (and the SQLite files)")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
 
 
 def _engine_argument(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +117,8 @@ def _engine_argument(parser: argparse.ArgumentParser) -> None:
 
 def _query_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="the association config (YAML or JSON file)")
-    parser.add_argument("query", help="the include query (YAML file, or - for standard input)")
+    parser.add_argument("query", help="the include query: a YAML file, - for standard input, or the "
+                                      "YAML itself ('from: User')")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
                         help="a value for :NAME in the query: 42, 1.10 (exact decimal), true, false, "
                              "null, [a, b], 'quoted text'; anything else is text as typed; repeatable")
@@ -166,8 +180,15 @@ def _sql(args) -> None:
 def _run(args) -> None:
     from . import run
 
-    result = run(args.config, _read_query(args.query), parse_params(args.param),
-                 timeout=args.timeout, max_rows=args.max_rows, reader=args.reader, engine=args.engine)
+    try:
+        result = run(args.config, _read_query(args.query), parse_params(args.param),
+                     timeout=args.timeout, max_rows=args.max_rows, reader=args.reader, engine=args.engine)
+    except QueryError as exc:
+        missing = getattr(exc, "missing", None)
+        if not missing:
+            raise
+        raise QueryError(f"The query uses {', '.join(':' + m for m in missing)} but no value was given: "
+                         f"add {' '.join(f'--param {m}=VALUE' for m in missing)}.") from None
     print(render_result(result, args.format))
 
 
@@ -198,8 +219,11 @@ def _demo(args) -> None:
         config = load_config(path)
         print(f"Built the shop as two SQLite files in {Path(args.dir).resolve()}; config: {path}")
     else:
-        config = load_config(demo.build_mysql(args.url))
-        print(f"Built the shop as two databases on {config.databases['products'].url.render_as_string()}")
+        built = demo.build_mysql(args.url)
+        config = load_config(built)
+        path = demo.write_mysql_config(built, args.dir)
+        print(f"Built the shop as two databases on {config.databases['products'].url.render_as_string()}; "
+              f"config: {path}")
     print("\nQuery (users -> paid orders -> products -> category, across two databases):\n")
     print(demo.DEMO_QUERY)
     result = run(config, demo.DEMO_QUERY)

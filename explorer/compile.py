@@ -284,11 +284,15 @@ class _Compiler:
         where = self._where(self.query.where, aliases, ())
         if where is not None:
             picker = picker.where(where)
+        keys = self.config.models[self.query.model].primary_key
         if any(self.query.node(p).association.to_many for p in filtering):
             # GROUP BY, not DISTINCT: MariaDB drops the OFFSET of a DISTINCT it can prove constant.
-            picker = picker.group_by(*pk, *order_columns)
+            picker = picker.group_by(*pk, *[column for (ref, _), column in zip(order, order_columns)
+                                            if ref.path or ref.column not in keys])
+        ordered = {ref.column for ref, _ in order if not ref.path}
         picker = picker.order_by(*[label.desc() if desc else label.asc()
-                                   for label, (_, desc) in zip(labels, order)], *pk)
+                                   for label, (_, desc) in zip(labels, order)],
+                                 *[column for column, key in zip(pk, keys) if key not in ordered])
         # An offset alone needs a limit in MySQL; MariaDB overflows on offset + 2**64-1 (SQLAlchemy's).
         return self._limit(picker, no_limit=NO_LIMIT).subquery("picked")
 
@@ -326,11 +330,18 @@ class _Compiler:
     def _order_by(self, aliases: _Aliases, layout) -> list:
         clauses = [aliases.node(ref.path).c[ref.column].desc() if desc else aliases.node(ref.path).c[ref.column].asc()
                    for ref, desc in self.query.order]
-        # Tie-breakers make the row order (and so every list in records) deterministic.
+        # Tie-breakers make the row order (and so every list in records) deterministic; a key
+        # column the query already orders by is not repeated.
+        ordered = self._ordered()
         for node in layout:
             if not node.path or node.to_many:
-                clauses.extend(aliases.node(node.path).c[c] for c in node.columns[: len(node.key_labels)])
+                clauses.extend(aliases.node(node.path).c[c] for c in node.columns[: len(node.key_labels)]
+                               if (node.path, c) not in ordered)
         return clauses
+
+    def _ordered(self) -> set[tuple[tuple[str, ...], str]]:
+        """(path, column) of every item of the query's order."""
+        return {(ref.path, ref.column) for ref, _ in self.query.order}
 
     # -- where
 

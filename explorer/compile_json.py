@@ -191,7 +191,9 @@ class JsonCompiler:
             statement = statement.where(*conditions)
         order = [root.c[ref.column].desc() if desc else root.c[ref.column].asc()
                  for ref, desc in self.query.order if not ref.path]
-        statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]])
+        ordered = {ref.column for ref, _ in self.query.order if not ref.path}
+        statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]
+                                                 if c not in ordered])
         return self.base._limit(statement)
 
     def where(self, where, alias):
@@ -223,10 +225,11 @@ class JsonCompiler:
 
     def order_within(self, include: Include, target) -> list:
         """The query's order on this path, then the key: the join strategy's order within a parent."""
-        order = [_order_key(target.c[ref.column], desc) for ref, desc in self.query.order
-                 if ref.path == include.path]
+        own = [(ref.column, desc) for ref, desc in self.query.order if ref.path == include.path]
         keys = self.config.models[include.model].primary_key
-        return order + [target.c[column].asc() for column in keys]
+        ordered = {column for column, _ in own}
+        return [_order_key(target.c[column], desc) for column, desc in own] + \
+            [target.c[column].asc() for column in keys if column not in ordered]
 
     def include_value(self, include: Include, parent):
         from_clause, target, conditions = self.source(include, parent)

@@ -32,7 +32,7 @@ from .engines.base import (
     mask_url,
     server_error,
 )
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, yaml_problem
 
 KINDS = ("has_one", "has_many", "belongs_to", "belongs_to_many")
 TO_MANY = ("has_many", "belongs_to_many")
@@ -98,6 +98,7 @@ class Model:
     columns: tuple[str, ...] | None
     associations: Mapping[str, Association] = field(hash=False, compare=False)
     primary_key_given: bool = True  # False: primary_key: is not set and defaults to id
+    table_given: bool = True  # False: table: is not set and defaults to the model name lower-cased
 
 
 class Config:
@@ -300,7 +301,8 @@ class Config:
             raise server_error(db, exc, f"read the columns of {model.name} from", self.secrets) from None
 
     def _missing_table(self, model: Model, db: Database) -> ConfigError:
-        where = self._located(f"models.{model.name}.table")
+        # Name only what the user wrote: models.X.table, or models.X when the table name is the default.
+        where = self._located(f"models.{model.name}" + (".table" if model.table_given else ""))
         try:
             with self.engine(model.database).connect() as connection:
                 schemas = sa.inspect(connection).get_schema_names()
@@ -311,10 +313,10 @@ class Config:
                 f"{where}: {db.where} does not exist on the server (no database or schema "
                 f"{db.schema!r}); check the URL's database name or the schema: key, or create it."
             )
-        return ConfigError(
-            f"{where}: table {model.table!r} not found in {db.where}; check the table name, "
-            "or create the table."
-        )
+        table = repr(model.table) if model.table_given else \
+            f"{model.table!r} (the default for model {model.name}: no table: is set)"
+        return ConfigError(f"{where}: table {table} not found in {db.where}; check the table name "
+                           "(table: ...), or create the table.")
 
 
 def _driver_message(exc: sa.exc.DBAPIError) -> str:
@@ -397,10 +399,7 @@ def _parse_yaml(text: str, origin: str | None) -> tuple[Any, dict[tuple, int]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}{line}: invalid YAML: {problem}.") from None
+        raise ConfigError(f"{where}: invalid YAML, {yaml_problem(exc, text)}") from None
     lines: dict[tuple, int] = {}
     _collect_lines(node, (), lines)
     return data, lines
@@ -588,7 +587,7 @@ class _Loader:
         if columns is not None:
             self.check_listed_primary_key(primary_key, columns, "primary_key" in spec, path)
         return Model(name, database, str(spec.get("table", name.lower())), primary_key, columns, {},
-                     primary_key_given="primary_key" in spec)
+                     primary_key_given="primary_key" in spec, table_given="table" in spec)
 
     def check_listed_primary_key(self, primary_key: tuple[str, ...], columns: tuple[str, ...], given: bool,
                                  path: tuple) -> None:
@@ -607,7 +606,7 @@ class _Loader:
         assocs = {name: self.association(model, str(name), value, models, (*path, name))
                   for name, value in raw_assocs.items()}
         return Model(model.name, model.database, model.table, model.primary_key, model.columns, assocs,
-                     primary_key_given=model.primary_key_given)
+                     primary_key_given=model.primary_key_given, table_given=model.table_given)
 
     def association(self, source: Model, name: str, raw: Any, models: dict[str, Model], path: tuple) -> Association:
         spec = self.mapping(raw, path, ASSOCIATION_KEYS)

@@ -205,6 +205,26 @@ def build_sqlite(directory: str | Path) -> Path:
     return path
 
 
+def write_mysql_config(config: dict, directory: str | Path) -> Path:
+    """shop.yaml for the server the demo built, a password kept as ${CROSSQUERY_DEMO_PASSWORD}."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    databases = {}
+    for name, database in config["databases"].items():
+        url = sa.engine.make_url(database["url"])
+        bare = sa.engine.URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+        entry = {"url": bare.render_as_string(hide_password=False)}
+        if url.password:
+            entry["password"] = "${CROSSQUERY_DEMO_PASSWORD}"
+        databases[name] = entry
+    path = directory / "shop.yaml"
+    text = yaml.safe_dump({**config, "databases": databases}, sort_keys=False, allow_unicode=True)
+    if any("password" in entry for entry in databases.values()):
+        text = "# set CROSSQUERY_DEMO_PASSWORD to the server's password before loading this file\n" + text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def build_mysql(server_url: str, names: dict[str, str] | None = None) -> dict:
     """Create the shop's two databases on a MySQL/MariaDB server; return the config dict."""
     names = names or {USERS_AND_ORDERS: USERS_AND_ORDERS, PRODUCTS: PRODUCTS}

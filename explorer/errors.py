@@ -51,3 +51,31 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if choices and len(choices) <= 12:
         return " Known: " + ", ".join(choices) + "."
     return ""
+
+
+def yaml_problem(exc, text: str) -> str:
+    """A YAML error as people read it: ``line L, column C: <problem>`` with the offending line and
+    a caret under the fault; an unquoted ``:name`` inside ``{...}`` or ``[...]`` says how to write it."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if mark is None:
+        return problem
+    lines = text.splitlines() or [""]
+    # A bracket never closed is found on a later line (or at the end): point at where it opened.
+    at_end = start is not None and problem.startswith("expected ',' or ") and start.line != mark.line
+    if at_end:
+        mark = start
+    line_text = lines[min(mark.line, len(lines) - 1)]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    if at_end:
+        where = f"line {mark.line + 1}, column {mark.column + 1}: this {{ or [ is never closed ({problem})"
+    elif context:
+        where += f" ({context})"
+    hint = ""
+    rest = line_text[mark.column:]
+    if rest.startswith(":") and rest[1:2].isidentifier():
+        name = rest[1:].split("}")[0].split(",")[0].split("]")[0].strip()
+        hint = (f"\nA parameter inside {{...}} or [...] must be quoted: write '{name and ':' + name}' "
+                "(or put the key on a line of its own: `key: :name`).")
+    return f"{where}\n    {line_text}\n    {' ' * mark.column}^{hint}"

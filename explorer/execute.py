@@ -101,6 +101,10 @@ def run_statement(statement: Statement, timeout: float | None = None, max_rows: 
     session usable.
     """
     config, compiled = statement.config, statement.compiled
+    for name, value in (("timeout", timeout), ("max_rows", max_rows)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise QueryError(f"{name}: expected a positive number, got {value!r} (leave it out for the "
+                             f"default: {DEFAULT_TIMEOUT:g} s, {DEFAULT_MAX_ROWS:,} rows).")
     bind_values(compiled, statement.values)  # a missing value is a QueryError before anything runs
     config.check_columns([n.model for n in compiled.layout])
     timeout = timeout or compiled.query.timeout or config.timeout or DEFAULT_TIMEOUT

@@ -46,9 +46,11 @@ def bind_values(compiled: Compiled, params: dict[str, Any] | None, strict: bool 
     needed = compiled.query.param_names
     missing = [name for name in needed if name not in params]
     if missing and strict:
-        raise QueryError(f"The query uses {', '.join(':' + m for m in missing)} but no value was given. "
-                         f"Pass params={{{', '.join(repr(m) + ': ...' for m in missing)}}} "
-                         "(in a notebook, define the variable).")
+        error = QueryError(f"The query uses {', '.join(':' + m for m in missing)} but no value was given. "
+                           f"Pass params={{{', '.join(repr(m) + ': ...' for m in missing)}}} "
+                           "(in a notebook, define the variable).")
+        error.missing = missing  # the CLI says it its own way (--param name=VALUE)
+        raise error
     return {name: params[name] for name in needed if name in params}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .config import Association, Config
-from .errors import QueryError, did_you_mean
+from .errors import QueryError, did_you_mean, yaml_problem
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "like", "not_like", "ilike", "not_ilike",
              "in", "not_in", "between", "not_between", "is", "not")
@@ -148,9 +148,7 @@ def read_query(source: Any) -> dict:
         try:
             data = yaml.safe_load(source)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark else ""
-            raise QueryError(f"The query is not valid YAML{line}: {getattr(exc, 'problem', exc)}.") from None
+            raise QueryError(f"The query is not valid YAML, {yaml_problem(exc, source)}") from None
         if not isinstance(data, Mapping):
             raise QueryError(f"A query must be a mapping with at least 'from', got {data!r}.")
         return dict(data)

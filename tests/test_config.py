@@ -113,7 +113,8 @@ def test_config_errors_locate_and_suggest(tmp_path, models, expected):
 def test_bad_yaml_names_file_and_line(tmp_path):
     path = write(tmp_path, HEADER + "  User:\n    associations:\n      orders: {has_many: Order\n  Order: {}\n")
     message = config_error(path)
-    assert path in message and "line 7" in message and "invalid YAML" in message
+    assert message.startswith(f"{path}: invalid YAML, line 6, column 15: this {{ or [ is never closed")
+    assert "orders: {has_many: Order\n" in message
 
 
 @pytest.mark.parametrize(("text", "expected"), [

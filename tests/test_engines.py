@@ -246,3 +246,29 @@ def test_lint_pyflakes_clean():
 
 def test_mask_url_in_engine_errors_never_shows_a_password():
     assert mask_url("mysql+pymysql://u:s3cret@h/db") == "mysql+pymysql://u:***@h/db"
+
+
+# ---------------------------------------------------------------------------
+# The README's list of what each engine does is the engines' own data
+
+
+def features_markdown() -> str:
+    from explorer.engines import mysql, postgresql, sqlite
+    from explorer.engines.duckdb import DuckDBEngine
+    from explorer.engines.spark import SparkEngine
+
+    named = [("MySQL/MariaDB (server)", mysql.MySQLBackend.features),
+             ("PostgreSQL (server)", postgresql.PostgreSQLBackend.features),
+             ("SQLite files (server)", sqlite.SQLiteBackend.features),
+             ("DuckDB", DuckDBEngine.features), ("Spark", SparkEngine.features)]
+    lines = ["<!-- engines: generated from each module's Features (tests/test_engines.py) -->"]
+    for name, f in named:
+        lines.append(f"- **{name}**: tables {f.qualify}; read-only: {f.read_only}; timeout: {f.timeout}; "
+                     f"cancel: {f.cancel}; nesting: {f.nesting}; values: {f.paramstyle}.")
+    return "\n".join(lines) + "\n<!-- /engines -->"
+
+
+def test_readme_lists_what_each_engine_does():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    expected = features_markdown()
+    assert expected in readme, "README's engine list is out of date; it should read:\n" + expected

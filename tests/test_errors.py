@@ -59,15 +59,34 @@ def test_bad_yaml_config_names_file_and_line(tmp_path):
     path.write_text(BAD_YAML, encoding="utf-8")
     with pytest.raises(explorer.ConfigError) as caught:
         explorer.load_config(str(path))
-    message = one_line(caught.value)
-    assert message.startswith(f"{path}, line 3: invalid YAML: ")
-    assert_cli_says(cli(tmp_path, BAD_YAML), message.replace(str(path), str(tmp_path / "config.yaml")))
+    message = str(caught.value)
+    assert message.splitlines() == [
+        f"{path}: invalid YAML, line 2, column 21: this {{ or [ is never closed (expected ',' or '}}', "
+        "but got '<scalar>')",
+        '      users_and_orders: {url: "sqlite:///users_and_orders.db"',
+        "                        ^"]
+    done = cli(tmp_path, BAD_YAML)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == "crossquery: error: " + message.replace(str(path), str(tmp_path / "config.yaml")) + "\n"
 
 
 def test_bad_yaml_query_names_the_line(sqlite_shop):
     with pytest.raises(explorer.QueryError) as caught:
         explorer.run(sqlite_shop, "from: User\ninclude: [orders\nwhere: {id: 1}\n")
-    assert one_line(caught.value).startswith("The query is not valid YAML at line ")
+    message = str(caught.value)
+    assert message.startswith("The query is not valid YAML, line 2, column 10: this { or [ is never closed"), message
+    assert "include: [orders\n" in message and "^" in message  # the offending line, the fault marked
+
+
+def test_unquoted_parameter_in_flow_yaml_says_how_to_write_it(sqlite_shop):
+    with pytest.raises(explorer.QueryError) as caught:
+        explorer.run(sqlite_shop, "from: User\ninclude: [{orders: {where: {status: :status}}}]\n")
+    message = str(caught.value)
+    assert message.startswith("The query is not valid YAML, line 2, column 37: "), message
+    assert "write ':status'" in message
+    result = explorer.run(sqlite_shop, "from: User\ninclude: [{orders: {where: {status: ':status'}}}]\n",
+                          {"status": "paid"})
+    assert {o["status"] for r in result.records for o in r["orders"]} == {"paid"}
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -150,7 +169,7 @@ def test_missing_table(request, shop, declared):
         explorer.run(data, {"from": "User"})
     message = one_line(caught.value)
     assert "models.User.table: table 'userz' not found in database 'users_and_orders' (" in message
-    assert message.endswith("); check the table name, or create the table.")
+    assert message.endswith("); check the table name (table: ...), or create the table.")
 
 
 # -- servers: unreachable, missing database, access denied

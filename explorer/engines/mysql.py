@@ -27,6 +27,7 @@ class MySQLBackend(Backend):
     )
     error_codes: ClassVar[dict[Any, str]] = {
         2003: "unreachable", 2005: "unreachable", 1045: "access_denied", 1044: "access_denied",
+        1698: "access_denied",  # "Access denied for user" by an auth plugin (unix_socket, unknown user)
         1142: "privilege", 1143: "privilege", 1049: "unknown_database",
         1146: "missing_table", 1054: "missing_column", 1792: "read_only", 1836: "read_only",
         1290: "read_only", 1969: "timeout", 3024: "timeout", 1317: "interrupted",

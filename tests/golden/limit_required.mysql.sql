@@ -7,13 +7,10 @@ INNER JOIN
    FROM users_and_orders.users AS `User`
    INNER JOIN users_and_orders.orders AS orders ON `User`.id = orders.user_id
    AND orders.status = %s
-   GROUP BY `User`.id,
-            `User`.id
-   ORDER BY order_0 DESC,
-            `User`.id
+   GROUP BY `User`.id
+   ORDER BY order_0 DESC
    LIMIT %s) AS picked ON picked.id = `User`.id
 INNER JOIN users_and_orders.orders AS orders ON `User`.id = orders.user_id
 AND orders.status = %s
 ORDER BY `User`.id DESC,
-         `User`.id,
          orders.id

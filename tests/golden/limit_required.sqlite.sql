@@ -7,14 +7,11 @@ JOIN
    FROM users_and_orders.users AS "User"
    JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
    AND orders.status = ?
-   GROUP BY "User".id,
-            "User".id
-   ORDER BY order_0 DESC,
-            "User".id
+   GROUP BY "User".id
+   ORDER BY order_0 DESC
    LIMIT ?
    OFFSET ?) AS picked ON picked.id = "User".id
 JOIN users_and_orders.orders AS orders ON "User".id = orders.user_id
 AND orders.status = ?
 ORDER BY "User".id DESC,
-         "User".id,
          orders.id

@@ -7,13 +7,10 @@ JOIN
    FROM "shop_mariadb"."users_and_orders".users AS "User"
    JOIN "shop_mariadb"."users_and_orders".orders AS orders ON "User".id = orders.user_id
    AND orders.status = :status_1
-   GROUP BY "User".id,
-            "User".id
-   ORDER BY order_0 DESC,
-            "User".id
+   GROUP BY "User".id
+   ORDER BY order_0 DESC
    LIMIT :param_1) AS picked ON picked.id = "User".id
 JOIN "shop_mariadb"."users_and_orders".orders AS orders ON "User".id = orders.user_id
 AND orders.status = :status_2
 ORDER BY "User".id DESC,
-         "User".id,
          orders.id
