@@ -205,6 +205,23 @@ def build_sqlite(directory: str | Path) -> Path:
     return path
 
 
+def drop_mysql(server_url: str, names: dict[str, str] | None = None) -> list[str]:
+    """Drop the databases ``build_mysql`` made (those holding only the shop's tables); their names."""
+    names = names or {USERS_AND_ORDERS: USERS_AND_ORDERS, PRODUCTS: PRODUCTS}
+    engine = sa.create_engine(sa.engine.make_url(server_url).set(database=None))
+    dropped = []
+    try:
+        with engine.begin() as connection:
+            for logical, tables in _tables().items():
+                real = names[logical]
+                _refuse_foreign_database(connection, real, tables)  # never a database of someone else's
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{real}`")
+                dropped.append(real)
+    finally:
+        engine.dispose()
+    return dropped
+
+
 def write_mysql_config(config: dict, directory: str | Path) -> Path:
     """shop.yaml for the server the demo built, a password kept as ${CROSSQUERY_DEMO_PASSWORD}."""
     directory = Path(directory)

@@ -77,3 +77,8 @@ def test_mysql_cross_database(tmp_path, monkeypatch):
     assert "(1, ['users_and_orders', 'products'], 5, 11)" in plain
     assert "[('Alice', 3, 2), ('Bob', 1, 2)]" in plain
     assert "LIKE '%pen%'" in shown and "root:" not in shown.replace("root@", "")
+    assert f"dropped: {prefix}users_and_orders, {prefix}products" in shown  # it cleans up after itself
+    with engine.connect() as connection:
+        left = [name for (name,) in connection.execute(sa.text("SHOW DATABASES LIKE :names"),
+                                                        {"names": prefix + "%"})]
+    assert left == []
