@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .check import Finding, check_config, has_errors
 from .compile import compile_query
 from .config import Config, load_config
 from .diagram import diagram  # a function; importing it first keeps the submodule from shadowing it
@@ -20,6 +21,7 @@ from .tree import Query, parse_query
 
 __all__ = [
     "Config",
+    "Finding",
     "ConfigError",
     "ExecutionError",
     "ExplorerError",
@@ -28,8 +30,11 @@ __all__ = [
     "Result",
     "Statement",
     "builder",
+    "check",
+    "check_config",
     "compile_query",
     "diagram",
+    "has_errors",
     "load_config",
     "load_ipython_extension",
     "parse_query",
@@ -66,6 +71,14 @@ def run(config: Any, query: Any, params: dict[str, Any] | None = None, *,
     statement = prepare_statement(config, compiled, values, engine)
     execution = run_statement(statement, timeout=timeout, max_rows=max_rows, reader=reader)
     return Result(config, compiled, execution, values, statement.target)
+
+
+def check(config: Any) -> list[Finding]:
+    """Check a config against the live databases: one Finding per problem (see explorer.check).
+
+    >>> for finding in explorer.check("shop.yaml"): print(finding)  # doctest: +SKIP
+    """
+    return check_config(config)
 
 
 def load_ipython_extension(ipython) -> None:

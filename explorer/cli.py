@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     _engine_argument(run)
     run.set_defaults(handler=_run)
 
+    check = commands.add_parser("check", help="check a config against the live databases")
+    check.add_argument("config", help="the association config (YAML or JSON file)")
+    check.set_defaults(handler=_check)
+
     demo = commands.add_parser("demo", help="build the example shop and run a cross-database query on it")
     demo.add_argument("--backend", choices=("sqlite", "mysql"), default="sqlite")
     demo.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306",
@@ -209,6 +213,19 @@ def json_columns(result) -> list[str]:
     models = {label: node.model for node in result.compiled.layout for label in node.labels}
     return [label for label, sql_type in types.items()
             if isinstance(sql_type, sa.JSON) and models[label] in parsed]
+
+
+def _check(args) -> int:
+    """One line per finding; exit 1 when any is an error."""
+    from .check import check_config, has_errors
+
+    findings = check_config(args.config)
+    for finding in findings:
+        print(finding)
+    errors = sum(f.severity == "error" for f in findings)
+    print(f"{len(findings)} finding{'s' * (len(findings) != 1)}, {errors} error{'s' * (errors != 1)}"
+          if findings else "no findings: the config matches the databases")
+    return 1 if has_errors(findings) else 0
 
 
 def _demo(args) -> None:

@@ -123,3 +123,22 @@ def test_order_by_the_key_is_not_repeated(sqlite_shop):
                                         "order": [["id", "desc"], ["orders.id", "desc"]]})
     ids = [(r["id"], [o["id"] for o in r["orders"]]) for r in result.records]
     assert ids == sorted(ids, reverse=True) and all(o == sorted(o, reverse=True) for _, o in ids)
+
+
+def test_cli_check_exits_by_the_errors_it_finds(sqlite_config_path, tmp_path):
+    good = cli("check", sqlite_config_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.splitlines()[-1].endswith(", 0 errors")
+    raw = yaml.safe_load(Path(sqlite_config_path).read_text())
+    folder = Path(sqlite_config_path).parent
+    for database in raw["databases"].values():
+        database["url"] = database["url"].replace("sqlite:///", f"sqlite:///{folder}/")
+    raw["models"]["Ghost"] = {"database": "products", "table": "ghosts"}
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = cli("check", str(broken))
+    assert out.returncode == 1
+    assert any(line.startswith("error: models.Ghost.table: table 'ghosts' not found")
+               for line in out.stdout.splitlines()), out.stdout
+    assert [str(f) for f in explorer.check(str(broken)) if f.severity == "error"] == [
+        line for line in out.stdout.splitlines() if line.startswith("error: ")]
