@@ -15,6 +15,7 @@ from .config import Config, load_config
 from .diagram import diagram  # a function; importing it first keeps the submodule from shadowing it
 from .errors import ConfigError, ExecutionError, ExplorerError, QueryError
 from .execute import execute, prepare_statement, run_statement  # noqa: F401 - explorer.execute(...) as before
+from .introspect import Draft, draft_config
 from .shape import Result
 from .statement import Statement, bind_values
 from .tree import Query, parse_query
@@ -35,6 +36,7 @@ __all__ = [
     "compile_query",
     "diagram",
     "has_errors",
+    "init",
     "load_config",
     "load_ipython_extension",
     "parse_query",
@@ -79,6 +81,15 @@ def check(config: Any) -> list[Finding]:
     >>> for finding in explorer.check("shop.yaml"): print(finding)  # doctest: +SKIP
     """
     return check_config(config)
+
+
+def init(urls: Any) -> Draft:
+    """Draft a config from live schemas: ``init(["mysql+pymysql://me@db/sales", "sqlite:///x.db"])``.
+
+    ``.yaml`` is the file to review (passwords as ``${VAR}``), ``.data`` the config dict,
+    ``.notes`` what was inferred or skipped (see explorer.introspect).
+    """
+    return draft_config([urls] if isinstance(urls, str) else list(urls))
 
 
 def load_ipython_extension(ipython) -> None:

@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     _engine_argument(run)
     run.set_defaults(handler=_run)
 
+    init = commands.add_parser("init", help="draft a config from live schemas")
+    init.add_argument("urls", nargs="+", metavar="URL", help="a database: one per MySQL database, a PostgreSQL "
+                      "database (every schema, or ?schema=a,b), a SQLite file")
+    init.add_argument("-o", "--output", metavar="FILE.yaml", help="write the draft here instead of printing it")
+    init.set_defaults(handler=_init)
+
     check = commands.add_parser("check", help="check a config against the live databases")
     check.add_argument("config", help="the association config (YAML or JSON file)")
     check.set_defaults(handler=_check)
@@ -213,6 +219,20 @@ def json_columns(result) -> list[str]:
     models = {label: node.model for node in result.compiled.layout for label in node.labels}
     return [label for label, sql_type in types.items()
             if isinstance(sql_type, sa.JSON) and models[label] in parsed]
+
+
+def _init(args) -> None:
+    """The draft on standard output (or in FILE.yaml); its notes on standard error."""
+    from .introspect import draft_config, write_yaml
+
+    draft = draft_config(args.urls)
+    for note in draft.notes:
+        print(f"crossquery: note: {note}", file=sys.stderr)
+    if args.output:
+        path = write_yaml(draft, args.output)
+        print(f"wrote {path} ({len(draft.data['models'])} models); next: crossquery check {path}")
+    else:
+        print(draft.yaml, end="" if draft.yaml.endswith("\n") else "\n")
 
 
 def _check(args) -> int:

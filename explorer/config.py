@@ -49,7 +49,8 @@ DATABASE_KEYS = ("url", "schema", "password", "catalog")
 # engine: a name, or a block of the engine's settings (see explorer.engines)
 ENGINE_KEYS = {"duckdb": ("threads", "memory_limit"), "spark": ("master", "conf", "jars")}
 MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations")
-ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope")
+ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope",
+                    "inferred")
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -623,6 +624,8 @@ class _Loader:
             if key in spec:
                 keys[key] = self.names(spec[key], (*path, key))
         self.check_key_lengths(keys, kind, path)
+        if not isinstance(spec.get("inferred", False), bool):
+            raise self.error((*path, "inferred"), f"expected true or false, got {spec['inferred']!r}.")
         scope = spec.get("scope")
         if scope is not None and not isinstance(scope, Mapping):
             raise self.error((*path, "scope"), f"expected a where mapping, got {_kind(scope)}.")

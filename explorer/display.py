@@ -83,6 +83,15 @@ def plan_html(statement, plan: str) -> str:
             + section("Statement", sql_html(statement.to_sql())))
 
 
+def yaml_html(text: str) -> str:
+    """YAML highlighted by Pygments with inline styles (a drafted config)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import YamlLexer
+
+    return highlight(text, YamlLexer(), HtmlFormatter(noclasses=True, nobackground=True, style="default"))
+
+
 def params_html(params: dict[str, Any]) -> str:
     if not params:
         return ""

@@ -27,7 +27,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import JSON, display
 
 import explorer
-from explorer.display import plan_html, statement_html
+from explorer.display import plan_html, statement_html, yaml_html
 from explorer.engines import ENGINES
 from explorer.errors import ExplorerError
 from explorer.export import statement_sql
@@ -37,7 +37,8 @@ LINE_USAGE = """\
 %crossquery config PATH|VARIABLE    use this config for the session's %%crossquery cells
 %crossquery config                  show the session's config
 %crossquery diagram [PATH|VARIABLE] draw the config's models and associations (Mermaid)
-%crossquery builder [PATH|VARIABLE] [QUERY_VARIABLE]   open the visual include builder"""
+%crossquery builder [PATH|VARIABLE] [QUERY_VARIABLE]   open the visual include builder
+%crossquery init URL [URL ...] [-o FILE.yaml]   draft a config from live schemas (YAML and diagram)"""
 
 
 @magics_class
@@ -51,9 +52,10 @@ class CrossqueryMagics(Magics):
 
     @line_magic("crossquery")
     def crossquery_line(self, line: str):
-        """%crossquery config|diagram|builder ...: set the session config, draw it, open the builder."""
+        """%crossquery config|diagram|builder|init ...: set the session config, draw it, open the
+        builder, draft one from live schemas."""
         words = shlex.split(line)
-        if not words or words[0] not in ("config", "diagram", "builder"):
+        if not words or words[0] not in ("config", "diagram", "builder", "init"):
             raise UsageError("Usage:\n" + LINE_USAGE)
         command, rest = words[0], words[1:]
         with explorer_errors():
@@ -119,6 +121,27 @@ class CrossqueryMagics(Magics):
         config = self._config_for(ref)
         query = self._variable(rest[1]) if len(rest) > 1 else None
         return builder(config, query=query, config_ref=ref or self.session_config_ref)
+
+    def _init(self, rest: list[str]):
+        """Show the drafted YAML and its diagram; ``-o FILE.yaml`` writes it; ``_cq_init`` holds the Draft."""
+        from .introspect import write_yaml
+
+        output = None
+        if "-o" in rest:
+            at = rest.index("-o")
+            if at + 1 >= len(rest):
+                raise UsageError("%crossquery init: -o needs a file name, e.g. -o my.yaml")
+            output, rest = rest[at + 1], rest[:at] + rest[at + 2:]
+        if not rest:
+            raise UsageError("Usage: %crossquery init URL [URL ...] [-o FILE.yaml]")
+        draft = explorer.init(rest)
+        self.shell.user_ns["_cq_init"] = draft
+        display({"text/html": yaml_html(draft.yaml), "text/plain": draft.yaml}, raw=True)
+        for note in draft.notes:
+            print(f"crossquery: note: {note}")
+        if output:
+            print(f"crossquery: wrote {write_yaml(draft, output)}; next: %crossquery config {output}")
+        return explorer.diagram(explorer.load_config(draft.data))
 
     # -- helpers
 

@@ -142,3 +142,42 @@ def test_cli_check_exits_by_the_errors_it_finds(sqlite_config_path, tmp_path):
                for line in out.stdout.splitlines()), out.stdout
     assert [str(f) for f in explorer.check(str(broken)) if f.severity == "error"] == [
         line for line in out.stdout.splitlines() if line.startswith("error: ")]
+
+
+def test_cli_init_then_check_then_a_first_query(sqlite_config_path, tmp_path):
+    """The README's path for one's own databases: init -o, check, run."""
+    folder = Path(sqlite_config_path).parent
+    urls = [f"sqlite:///{folder / 'users_and_orders.db'}", f"sqlite:///{folder / 'products.db'}"]
+    printed = cli("init", *urls)
+    assert printed.returncode == 0, printed.stderr
+    drafted = yaml.safe_load(printed.stdout)
+    assert set(drafted["databases"]) == {"users_and_orders", "products"}
+    assert drafted["models"]["Order"]["associations"]["user"] == {
+        "belongs_to": "User", "foreign_key": "user_id", "inferred": True}
+    path = tmp_path / "my.yaml"
+    wrote = cli("init", *urls, "-o", str(path))
+    assert wrote.returncode == 0 and f"wrote {path}" in wrote.stdout
+    assert "crossquery: note: " in wrote.stderr  # the inferred associations are listed
+    checked = cli("check", str(path))
+    assert checked.returncode == 0, checked.stdout
+    out = cli("run", str(path), "from: User\nattributes: [name]\nwhere: {id: 1}\ninclude: [orders]",
+              "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert '"name": "Alice"' in out.stdout and '"orders": [' in out.stdout
+
+
+def test_magic_init_shows_yaml_and_diagram(sqlite_config_path, tmp_path):
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "explorer")
+    url = f"sqlite:///{Path(sqlite_config_path).parent / 'products.db'}"
+    with capture_output() as captured:
+        diagram = shell.run_line_magic("crossquery", f"init {url} -o {tmp_path / 'p.yaml'}")
+    assert "Product" in captured.outputs[0].data["text/plain"]
+    assert "<span" in captured.outputs[0].data["text/html"]
+    assert f"wrote {tmp_path / 'p.yaml'}" in captured.stdout
+    assert type(diagram).__name__ == "Diagram"
+    assert explorer.load_config(str(tmp_path / "p.yaml")).models.keys() == shell.user_ns.pop("_cq_init").data["models"].keys()

@@ -210,7 +210,7 @@ def test_every_option_and_command_is_documented():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "notebook.md").read_text(encoding="utf-8")
     options = [s for a in CrossqueryMagics.crossquery.parser._actions for s in a.option_strings if s != "-h"]
     assert options and all(f"`{option}" in docs or f" {option}" in docs for option in options), options
-    for command in ("config", "diagram", "builder"):
+    for command in ("config", "diagram", "builder", "init"):
         assert f"`%crossquery {command}" in docs
 
 
