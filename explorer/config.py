@@ -282,7 +282,8 @@ class Config:
         if model.columns is not None:
             columns = [sa.Column(name, sa.types.NullType()) for name in model.columns]
         else:
-            columns = [sa.Column(c["name"], c["type"]) for c in self._live_columns(model)]
+            columns = [sa.Column(c["name"], c["type"], nullable=c.get("nullable", True))
+                       for c in self._live_columns(model)]
         # A MetaData per model: two models may map one table (with different columns: lists).
         return sa.Table(model.table, sa.MetaData(), *columns, schema=model.database)
 

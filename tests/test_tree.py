@@ -60,7 +60,7 @@ def error(config, query) -> str:
     ({"from": "User", "include": 3}, ["include", "list of association names"]),
     ({"from": "User", "include": [{"orders": 3}]}, ["include.orders", "mapping"]),
     ({"from": "User", "strategy": "fast"}, ["strategy"]),
-    ("from: User\ninclude: [orders\n", ["not valid YAML", "line 3"]),
+    ("from: User\ninclude: [orders\n", ["not valid YAML", "line 2, column 10", "never closed"]),
     ("- just a list\n- of things\n", ["mapping"]),
 ])
 def test_query_errors_name_path_and_close_matches(sqlite_shop, query, expected):

@@ -4,30 +4,34 @@ DuckDB joins databases that sit on different servers: every logical database is
 attached under its own catalog (``cq_<name>``) with DuckDB's scanners (MySQL/MariaDB,
 PostgreSQL, SQLite files), loaded by file path from the ``duckdb-extension-*`` wheels
 (nothing is installed from the network or written to the home directory). Tables are
-named ``catalog.schema.table``; the statement is rendered by duckdb_engine's dialect.
+named ``catalog.schema.table``; the statement is rendered by duckdb_engine's dialect, and
+the JSON strategy nests with DuckDB's own structs and lists (``list({...} ORDER BY ...)``).
 
-Safety: every database is attached ``READ_ONLY`` (the scanners' remote transactions are
-read-only too); credentials go through in-memory ``CREATE SECRET`` (a password in an
-ATTACH string would show in ``duckdb_databases()``); after attaching, the session sets
-``enable_external_access=false`` and ``lock_configuration=true``, so nothing can be
-attached again, read-write or otherwise, and no file can be read or written. A timeout or
-Ctrl-C interrupts DuckDB and cancels the remote scans on their servers (KILL QUERY on
-MariaDB, ``pg_cancel_backend`` by ``application_name`` on PostgreSQL, whose scans also
-carry ``statement_timeout``); the session is then dropped and the next run opens a new one.
+Safety: every database is attached ``READ_ONLY`` (the remote sessions are read-only too);
+credentials go through in-memory secrets (a password in an ATTACH string would show in
+``duckdb_databases()``); after attaching, the session sets ``enable_external_access=false``
+and ``lock_configuration=true``, so no file can be read or written and MariaDB/PostgreSQL
+cannot be attached again. DuckDB's SQLite scanner ignores those settings (it would attach a
+file read-write), so the session runs nothing but one SELECT (``Session.execute``). A timeout
+or Ctrl-C interrupts DuckDB and cancels the remote scans on their servers (KILL QUERY on
+MariaDB, ``pg_cancel_backend`` by ``application_name`` on PostgreSQL, whose scans also carry
+``statement_timeout``); that session is then dropped and the next run opens a new one.
 
 Exact values: each column comes back as its own database's driver gives it (PyMySQL,
 psycopg, sqlite3 read by the declared type), converted from DuckDB's value where that is
 exact (MariaDB ``TIME`` read as text and parsed by PyMySQL's converter, PostgreSQL arrays
-read as text and parsed by psycopg's loader, intervals from their months/days/micros, ...).
-A column DuckDB cannot carry exactly (``DECIMAL`` wider than 38 digits, unconstrained
-``numeric``, SQLite ``DATETIME`` whose UTC offset the scanner drops, ...) is refused before
-the statement runs, with an error naming it.
+as text parsed by psycopg's loader, intervals from their months/days/microseconds, ...).
+PostgreSQL values travel as text, so a ``numeric`` NaN is an error instead of DuckDB's 0.
+A column DuckDB cannot carry exactly (``DECIMAL`` wider than 38 digits, ``numeric``
+without a precision, ``timetz``, SQLite ``DATE``/``DATETIME``/``BLOB``, ...) is refused
+before the statement runs, naming it; a value it would change (a zero date in a NOT NULL
+MariaDB column, which the scanner reads as NULL) is an error naming the column.
 
 Semantics: comparisons, ``LIKE`` and ordering are DuckDB's, everywhere: binary,
 case-sensitive, by code point. MariaDB compares by its collation (usually case- and
-accent-insensitive), so filters are not pushed down to MariaDB: it receives column lists
-only, and DuckDB filters. PostgreSQL receives the filters DuckDB pushes down, which it
-sends with ``COLLATE "C"``, so they mean the same there.
+accent-insensitive), so no filter, order or aggregate is pushed down to MariaDB: it
+receives column lists only, and DuckDB filters. PostgreSQL receives the filters DuckDB
+pushes down, which it sends with ``COLLATE "C"``, so they mean the same there.
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ import datetime as dt
 import importlib.util
 import ipaddress
 import json
-import logging
 import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +57,10 @@ from sqlalchemy.ext.compiler import compiles
 from ..compile_json import json_array_agg, json_exact, json_key, json_nested, json_object, json_text
 from ..decode import Decoding, exact_reader
 from ..errors import ExecutionError, QueryError, RowCapError
-from ..kinds import kind_of, postgres_type_name
+from ..kinds import CHUNK, kind_of, postgres_type_name
 from ..statement import Statement, Target
-from .base import READERS, Database, mask_url, scrub
-from .run import Engine, Execution, Features, interruptible, quietly, row_cap_error
-
-log = logging.getLogger("explorer")
+from .base import READERS, Database, Features, scrub, server_error
+from .run import Engine, Execution, interruptible, quietly, row_cap_error
 
 DUCKDB_VERSION = "1.5.5"  # the only version the PyPI extension wheels load
 SCANNERS = {"mysql": ("mysql_scanner", "mysql"), "postgresql": ("postgres_scanner", "postgres"),
@@ -86,8 +88,8 @@ class DuckDBEngine(Engine):
     features = Features(
         qualify="catalog.schema.table: each database attached as catalog cq_<name> (MySQL/MariaDB "
                 "database, PostgreSQL schema, SQLite main)",
-        read_only="ATTACH ... (READ_ONLY) with read-only remote transactions; then "
-                  "enable_external_access=false and lock_configuration=true (no new ATTACH, no files)",
+        read_only="ATTACH ... (READ_ONLY) with read-only remote sessions, then "
+                  "enable_external_access=false and lock_configuration=true; the session runs one SELECT only",
         timeout="a watchdog that interrupts DuckDB and cancels the remote scans (KILL QUERY on "
                 "MariaDB, pg_cancel_backend on PostgreSQL); statement_timeout on PostgreSQL scans",
         cancel="DuckDB interrupt() plus KILL QUERY (MariaDB) and pg_cancel_backend by "
@@ -115,18 +117,17 @@ class DuckDBEngine(Engine):
 
     def run(self, statement: Statement, timeout: float, max_rows: int, reader: str | None) -> Execution:
         check_reader(reader or self.config.reader)
+        check_session_options(self.config, self.databases)
         plan = ReadPlan.of(self.config, statement.compiled)  # refuses what DuckDB cannot carry
+        refuse_zero_dates(self.config, plan.maybe_zero, timeout)
         rendered = statement.rendered
-        pool = session_pool(self.config, self.databases)
-        session = pool.acquire(timeout)
         started = time.perf_counter()
-        run = _Run(session, rendered.sql, list(rendered.driver), timeout, max_rows, plan.suspects)
-        healthy = False
+        run = _Run(session_pool(self.config, self.databases), rendered.sql, list(rendered.driver), timeout,
+                   max_rows, plan.suspects)
         try:
-            labels, columns = interruptible(run)
-            healthy = not run.cancelled
+            labels, columns = interruptible(run)  # opening a session is interruptible too
         finally:
-            pool.release(session, healthy)
+            run.release()
         elapsed = time.perf_counter() - started
         columns = plan.convert(labels, columns, statement.compiled.strategy)
         return Execution(labels, None, rendered.sql, dict(rendered.shown), "duckdb", list(self.databases),
@@ -136,16 +137,49 @@ class DuckDBEngine(Engine):
         """DuckDB's EXPLAIN of the statement (its remote scans included), secrets masked."""
         rendered = statement.rendered
         pool = session_pool(self.config, self.databases)
-        session = pool.acquire(60)
+        session = pool.acquire()
         healthy = False
         try:
-            rows = session.connection.execute("EXPLAIN " + rendered.sql, list(rendered.driver)).fetchall()
+            rows = session.execute(rendered.sql, list(rendered.driver), explain=True).fetchall()
             healthy = True
         except _duckdb().Error as exc:
             raise session.error(exc, "explain the query") from None
         finally:
             pool.release(session, healthy)
         return scrub("\n".join(str(row[-1]) for row in rows), self.config.secrets)
+
+
+def refuse_zero_dates(config, columns: dict[tuple[str, str], list[tuple[str, str]]], timeout: float) -> None:
+    """Ask MariaDB whether a nullable date column of the query holds a zero or partial date.
+
+    DuckDB's MySQL scanner reads '0000-00-00' (and '2020-00-10') as NULL, where PyMySQL gives
+    the text: a NULL the query cannot tell from a real one. One bounded read per table, on the
+    server's own read-only session, before the statement; a hit refuses the query, naming the column.
+    """
+    for (database, model), items in columns.items():
+        table = config.table(model)
+        bad = {column: sa.or_(sa.func.year(table.c[column]) == 0, sa.func.month(table.c[column]) == 0,
+                              sa.func.dayofmonth(table.c[column]) == 0) for column, _ in items}
+        probe = sa.select(*[sa.case((test, 1), else_=0).label(column) for column, test in bad.items()])
+        probe = probe.select_from(table).where(sa.or_(*bad.values())).limit(1)
+        db = config.databases[database]
+        engine = config.engine(database)
+        try:
+            with engine.connect().execution_options(schema_translate_map={database: db.schema}) as connection:
+                setup, _ = config.backend(database).bounded(connection, "SELECT 1", timeout)
+                for statement in setup:
+                    connection.exec_driver_sql(statement)
+                row = connection.execute(probe).first()
+        except sa.exc.DBAPIError as exc:
+            raise server_error(db, exc, "check the dates of a table on", config.secrets) from None
+        if row is None:
+            continue
+        found = [where for (column, where) in items if row._mapping[column]]
+        raise ExecutionError(
+            f"engine: duckdb cannot carry {', '.join(found)} exactly: the table holds a zero or partial "
+            "date ('0000-00-00', '2020-00-10'), which DuckDB's MySQL scanner reads as NULL, where "
+            "PyMySQL gives its text; run the query on one server (engine: server), or filter those "
+            "rows out.")
 
 
 def check_reader(reader: str | None) -> None:
@@ -155,6 +189,18 @@ def check_reader(reader: str | None) -> None:
     if reader == "arrow":
         raise ExecutionError("reader: arrow belongs to the server engine (connectorx on one MySQL/MariaDB "
                              "server); engine: duckdb reads its own results, use reader: auto or driver.")
+
+
+def check_session_options(config, databases: list[str]) -> None:
+    """MariaDB's scans cannot take a URL's session options (``init_command=SET time_zone=...``
+    changes TIMESTAMP values, a charset changes text): such a URL is refused, never ignored."""
+    for name in databases:
+        url = config.databases[name].url
+        if config.backend(name).name == "mysql" and config.backend(name).arrow_url(url) is None:
+            raise ExecutionError(f"engine: duckdb cannot apply the options of the URL of "
+                                 f"{config.databases[name].where} ({', '.join(url.query)}) to DuckDB's "
+                                 "MySQL sessions, so values could read differently; remove them, or put "
+                                 "the databases on one server (engine: server).")
 
 
 def catalog_name(logical: str) -> str:
@@ -210,6 +256,7 @@ class Attached:
     database: Database
     catalog: str
     application_name: str = ""
+    server: Any = None  # the config's SQLAlchemy engine for it: where its scans are cancelled
 
 
 class Session:
@@ -220,10 +267,9 @@ class Session:
         if duckdb.__version__ != DUCKDB_VERSION:
             raise ExecutionError(f"engine: duckdb needs duckdb=={DUCKDB_VERSION} (the scanner extensions "
                                  f"are built for it); this is duckdb {duckdb.__version__}.")
-        self.config = config
         self.secrets = config.secrets
         self.statement_timeout = statement_timeout
-        self.attached = [self._describe(name, index) for index, name in enumerate(databases)]
+        self.attached = [self._describe(config, name) for name in databases]
         options = {"allow_persistent_secrets": False, "autoinstall_known_extensions": False,
                    "autoload_known_extensions": False}
         for key in ("threads", "memory_limit"):
@@ -239,10 +285,12 @@ class Session:
             quietly(self.connection.close)
             raise
 
-    def _describe(self, name: str, index: int) -> Attached:
-        db = self.config.databases[name]
+    @staticmethod
+    def _describe(config, name: str) -> Attached:
+        kind = config.backend(name).name
         marker = f"crossquery-duckdb-{uuid.uuid4().hex[:12]}"
-        return Attached(name, self.config.backend(name).name, db, catalog_name(name), marker)
+        server = config.engine(name) if kind != "sqlite" else None
+        return Attached(name, kind, config.databases[name], catalog_name(name), marker, server)
 
     def _open(self) -> None:
         execute = self.connection.execute
@@ -272,11 +320,19 @@ class Session:
             attach = f"ATTACH '' AS {catalog} (TYPE mysql, SECRET {secret}, READ_ONLY)"
         else:
             parts.append(f"DATABASE {_literal(url.database or 'postgres')}")
-            bound = max(1, int(self.statement_timeout * 1000))
-            dsn = f"application_name={attached.application_name} options='-c statement_timeout={bound}'"
+            dsn = _postgres_dsn(url, attached.application_name, self._postgres_options(url))
             attach = f"ATTACH {_literal(dsn)} AS {catalog} (TYPE postgres, SECRET {secret}, READ_ONLY)"
         kind = SCANNERS[attached.kind][1]
         return [f"CREATE TEMPORARY SECRET {secret} (TYPE {kind}, {', '.join(parts)})", attach]
+
+    def _postgres_options(self, url) -> str:
+        """Session settings of the PostgreSQL scans: the URL's own, then a time bound, read-only,
+        and the text forms DuckDB parses (values travel as text: see pg_use_text_protocol)."""
+        bound = max(1, int(self.statement_timeout * 1000))
+        own = url.query.get("options", "")
+        return " ".join([*([own] if isinstance(own, str) and own else []), *(f"-c {setting}" for setting in (
+            f"statement_timeout={bound}", "default_transaction_read_only=on", "DateStyle=ISO",
+            "IntervalStyle=postgres", "extra_float_digits=1"))])
 
     def error(self, exc: BaseException, doing: str, timeout: float | None = None,
               suspects: str = "") -> ExecutionError:
@@ -295,36 +351,64 @@ class Session:
             text = f"Could not {doing} in DuckDB over {where} ({message}){suspects}."
         return ExecutionError(scrub(text, self.secrets))
 
+    def execute(self, sql: str, params: list | None = None, explain: bool = False):
+        """Run ``sql`` if it is ONE SELECT: the only statement this session ever runs (DuckDB's
+        SQLite scanner attaches files even with external access disabled, so the session itself
+        refuses every other kind of statement)."""
+        statements = self.connection.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != _duckdb().StatementType.SELECT:
+            kinds = ", ".join(str(statement.type.name) for statement in statements)
+            raise ExecutionError(f"engine: duckdb runs one SELECT statement only, and this is {kinds}; "
+                                 "crossquery explorer opens every session read-only and never changes data.")
+        return self.connection.execute(("EXPLAIN " if explain else "") + sql, params or [])
+
     def cancel_remote(self) -> None:
         """Stop this session's scans on their servers (DuckDB's interrupt does not reach them)."""
         for attached in self.attached:
             if attached.kind == "mysql":
-                quietly(lambda a=attached: _kill_mysql_scans(self.config, a))
+                quietly(lambda a=attached: _kill_mysql_scans(a))
             elif attached.kind == "postgresql":
-                quietly(lambda a=attached: _cancel_postgres_scans(self.config, a))
+                quietly(lambda a=attached: _cancel_postgres_scans(a))
 
     def close(self) -> None:
         quietly(self.connection.close)
 
 
-def _kill_mysql_scans(config, attached: Attached) -> None:
+# libpq connection settings a URL may carry (sslmode=..., ...): passed on to the scanner.
+_LIBPQ_KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "connect_timeout",
+               "target_session_attrs", "gssencmode", "channel_binding", "keepalives", "keepalives_idle")
+
+
+def _postgres_dsn(url, application_name: str, options: str) -> str:
+    """The scanner's libpq settings; host, user, password and database travel in the secret."""
+    pairs = {key: url.query[key] for key in _LIBPQ_KEYS if isinstance(url.query.get(key), str)}
+    pairs.update(application_name=application_name, options=options)
+    return " ".join(f"{key}={_libpq_value(value)}" for key, value in pairs.items())
+
+
+def _libpq_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _kill_mysql_scans(attached: Attached) -> None:
     """KILL QUERY the scanner's statements: its user's sessions reading this database's tables.
 
     The scanner's sessions carry no name of their own, so they are found by user and by the
-    text they run (``SELECT ... FROM `db`.`table```, column lists only: nothing is pushed down).
+    text they run (``SELECT ... FROM `db`.`table```, column lists only: nothing is pushed down),
+    as prepared statements (command ``Execute``).
     """
     url = attached.database.url
     pattern = "%FROM `" + attached.database.schema.replace("`", "``") + "`.%"
-    with config.engine(attached.name).connect() as connection:
+    with attached.server.connect() as connection:
         rows = connection.exec_driver_sql(
-            "SELECT id FROM information_schema.processlist WHERE user = %s AND command = 'Query' "
+            "SELECT id FROM information_schema.processlist WHERE user = %s AND command IN ('Query', 'Execute') "
             "AND id <> CONNECTION_ID() AND info LIKE %s", (url.username or "", pattern)).all()
         for (session_id,) in rows:
             quietly(lambda s=session_id: connection.exec_driver_sql(f"KILL QUERY {int(s)}"))
 
 
-def _cancel_postgres_scans(config, attached: Attached) -> None:
-    with config.engine(attached.name).connect() as connection:
+def _cancel_postgres_scans(attached: Attached) -> None:
+    with attached.server.connect() as connection:
         connection.exec_driver_sql(
             "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = %(name)s "
             "AND pid <> pg_backend_pid()", {"name": attached.application_name})
@@ -334,17 +418,19 @@ class SessionPool:
     """Idle sessions for one config and set of databases: a thread takes one for its run."""
 
     def __init__(self, config, databases: list[str]):
-        self.config, self.databases = config, databases
+        self.config = weakref.ref(config)  # the pools live as long as the config, not longer
+        self.databases = databases
         self.idle: list[Session] = []
         self.lock = threading.Lock()
 
-    def acquire(self, timeout: float) -> Session:
-        bound = _timeout_bucket(timeout)
+    def acquire(self, timeout: float | None = None) -> Session:
+        """An idle session whose remote statement_timeout suits ``timeout`` (None: any), or a new one."""
+        bound = _timeout_bucket(timeout if timeout is not None else 60)
         with self.lock:
             for index, session in enumerate(self.idle):
-                if session.statement_timeout == bound:
+                if timeout is None or session.statement_timeout == bound:
                     return self.idle.pop(index)
-        return Session(self.config, self.databases, bound)
+        return Session(self.config(), self.databases, bound)
 
     def release(self, session: Session, healthy: bool) -> None:
         if not healthy:
@@ -362,18 +448,30 @@ def _timeout_bucket(timeout: float) -> float:
     return float(int(timeout) + 1)
 
 
-_POOLS: dict[tuple, SessionPool] = {}
+# config -> its pools: sessions live as long as the loaded config (whose reflected tables match
+# the catalogs DuckDB read when attaching), and are closed with it.
+_POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _POOLS_LOCK = threading.Lock()
 
 
 def session_pool(config, databases: list[str]) -> SessionPool:
-    key = (id(config), tuple(sorted(databases)),
-           tuple(config.databases[name].url.render_as_string(hide_password=False) for name in sorted(databases)),
-           tuple(sorted((k, str(v)) for k, v in config.engine_options.items())))
+    """The pool of this config for these databases."""
+    key = (tuple(sorted(databases)), tuple(sorted((k, str(v)) for k, v in config.engine_options.items())))
     with _POOLS_LOCK:
-        if key not in _POOLS:
-            _POOLS[key] = SessionPool(config, databases)
-        return _POOLS[key]
+        if config not in _POOLS:
+            _POOLS[config] = {}
+            weakref.finalize(config, _close_pools, _POOLS[config])  # no reference to the config itself
+        pools = _POOLS[config]
+        if key not in pools:
+            pools[key] = SessionPool(config, databases)
+        return pools[key]
+
+
+def _close_pools(pools: dict) -> None:
+    for pool in pools.values():
+        with pool.lock:
+            while pool.idle:
+                pool.idle.pop().close()
 
 
 # ---------------------------------------------------------------------------
@@ -381,22 +479,42 @@ def session_pool(config, databases: list[str]) -> SessionPool:
 
 
 class _Run:
-    """The statement on one session, streamed in Arrow batches; a watchdog enforces the timeout."""
+    """The statement on a session of the pool, streamed in Arrow batches; a watchdog enforces
+    the timeout. The session is taken inside the run, so that Ctrl-C while it is being opened
+    (LOAD, ATTACH) is handled like Ctrl-C during the statement."""
 
-    def __init__(self, session: Session, sql: str, params: list, timeout: float, max_rows: int,
+    def __init__(self, pool: SessionPool, sql: str, params: list, timeout: float, max_rows: int,
                  suspects: Callable[[str], str] = lambda message: ""):
-        self.session, self.sql, self.params, self.suspects = session, sql, params, suspects
+        self.pool, self.sql, self.params, self.suspects = pool, sql, params, suspects
         self.timeout, self.max_rows = timeout, max_rows
-        self.cancelled = False
-        self.timed_out = False
+        self.session: Session | None = None
+        self.cancelled = self.timed_out = self.finished = False
+        self.done = threading.Event()
+        self._canceller: threading.Thread | None = None
 
     def __call__(self) -> tuple[list[str], list[list]]:
+        try:
+            self.session = self.pool.acquire(self.timeout)
+            if self.cancelled:
+                raise ExecutionError("The statement was cancelled before it started.")
+            result = self._stream()
+            self.finished = True
+            return result
+        finally:
+            self.done.set()
+
+    def release(self) -> None:
+        """Back to the pool, or closed: a cancelled or failed session may be in any state."""
+        if self.session is not None:
+            self.pool.release(self.session, self.finished and not self.cancelled)
+
+    def _stream(self) -> tuple[list[str], list[list]]:
         duckdb = _duckdb()
         watchdog = threading.Timer(self.timeout, self._time_out)
         watchdog.daemon = True
         watchdog.start()
         try:
-            cursor = self.session.connection.execute(self.sql, self.params)
+            cursor = self.session.execute(self.sql, self.params)
             labels = [d[0] for d in cursor.description or ()]
             batches = cursor.to_arrow_reader(_BATCH)
             columns: list[list] = [[] for _ in labels]
@@ -425,10 +543,24 @@ class _Run:
         self.cancel()
 
     def cancel(self) -> None:
-        """Interrupt DuckDB and the remote scans (from the main thread or the watchdog)."""
+        """Interrupt DuckDB and the remote scans (from the main thread or the watchdog), again
+        every 0.2 s until the run ends: a cancel that comes while the session opens, or just
+        before the statement reaches the servers, must still stop it."""
         self.cancelled = True
-        quietly(self.session.connection.interrupt)
-        self.session.cancel_remote()
+        if self._canceller is None:
+            self._canceller = threading.Thread(target=self._cancel_until_done, daemon=True,
+                                               name="crossquery-duckdb-cancel")
+            self._canceller.start()
+        self.done.wait(0.2)  # the first round, before the caller waits for the run
+
+    def _cancel_until_done(self) -> None:
+        deadline = time.monotonic() + 15
+        while not self.done.is_set() and time.monotonic() < deadline:
+            session = self.session
+            if session is not None:
+                quietly(session.connection.interrupt)
+                session.cancel_remote()
+            self.done.wait(0.2)
 
     def abandon(self) -> None:
         self.cancelled = True
@@ -458,49 +590,63 @@ class ReadPlan:
     converters: dict[str, Convert | None]
     sqlite_readers: dict[str, tuple[Any, str]]  # label -> (exact_reader, where): sqlite3's values by type
     layout: Any
-    zone: Any = None
+    zone: Any = None  # a PostgreSQL session's zone, for tz-aware columns of only NULLs (frames)
     kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (kind, where)
-
-    def suspects(self, message: str) -> str:
-        """For DuckDB's "Could not convert string ... to TYPE": the columns of that kind."""
-        found = re.search(r"Could not convert string .* to (\w+)", message)
-        kind = _CONVERSION_KINDS.get(found.group(1).upper()) if found else None
-        wheres = [where for label, (own, where) in self.kinds.items() if own == kind]
-        return f"; the value is one of {', '.join(wheres)}" if wheres else ""
+    # NOT NULL MariaDB dates: a NULL from DuckDB there is a zero date ('0000-00-00') it dropped
+    never_null: dict[str, str] = field(default_factory=dict)  # label -> its node's first key label
+    # Nullable MariaDB dates: a zero date would come back as NULL; the server is asked first
+    maybe_zero: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config, compiled) -> ReadPlan:
-        converters, readers, refusals, kinds = {}, {}, [], {}
-        zone = None
+        """The plan for a compiled query; columns DuckDB cannot carry exactly are refused here."""
+        plan, refusals = cls({}, {}, compiled.layout), []
         for node in compiled.layout:
-            kind = config.backend(config.models[node.model].database).name
+            database = config.models[node.model].database
+            kind = config.backend(database).name
             for column, label in zip(node.columns, node.labels):
-                sql_type = config.column_type(node.model, column)
                 where = f"column {label!r} ({node.model}.{column})"
-                kinds[label] = (kind_of(sql_type), where)
                 try:
-                    converters[label] = converter(kind, sql_type)
+                    plan._add(config, node, column, label, where, kind, database)
                 except Refused as refused:
                     refusals.append(f"{where}: {refused}")
-                    continue
-                if kind == "sqlite":
-                    reader = exact_reader(sql_type, "sqlite")
-                    if reader is not None:
-                        readers[label] = (reader, where)
-                if kind == "postgresql" and kind_of(sql_type) == "datetime" and getattr(sql_type, "timezone", 0):
-                    zone = zone or postgres_zone(config, config.models[node.model].database)
-                    converters[label] = _in_zone(zone)
         if refusals:
             raise ExecutionError("engine: duckdb cannot carry these columns exactly, so the query was not run: "
                                  + "; ".join(refusals) + ". Leave them out of attributes:, or put their "
                                  "databases on one server (engine: server).")
-        return cls(converters, readers, compiled.layout, zone, kinds)
+        return plan
+
+    def _add(self, config, node, column: str, label: str, where: str, kind: str, database: str) -> None:
+        sql_type = config.column_type(node.model, column)
+        self.kinds[label] = (kind_of(sql_type), where)
+        self.converters[label] = converter(kind, sql_type)
+        if kind == "sqlite" and (reader := exact_reader(sql_type, "sqlite")) is not None:
+            self.sqlite_readers[label] = (reader, where)
+        if kind == "postgresql" and kind_of(sql_type) == "datetime" and getattr(sql_type, "timezone", False):
+            zone = postgres_zone(config, database)
+            self.zone = self.zone or zone
+            self.converters[label] = _in_zone(zone)
+        if kind == "mysql" and kind_of(sql_type) in ("date", "datetime"):
+            if node.key_labels and column in not_null_columns(config, node.model):
+                self.never_null[label] = node.key_labels[0]
+            else:
+                self.maybe_zero.setdefault((database, node.model), []).append((column, where))
+
+    def suspects(self, message: str) -> str:
+        """For DuckDB's "Could not convert string ... to TYPE" (or "Date out of range"): the
+        columns of that kind, one of which holds the value."""
+        found = re.search(r"Could not convert string .* to (\w+)|(\w+) out of range", message)
+        kind = _CONVERSION_KINDS.get((found.group(1) or found.group(2)).upper()) if found else None
+        wheres = [where for label, (own, where) in self.kinds.items() if own == kind]
+        return f"; the value is one of {', '.join(wheres)}" if wheres else ""
 
     def convert(self, labels: list[str], columns: list[list], strategy: str) -> list[list]:
+        """The statement's columns with every value as its database's driver gives it."""
         by_label = dict(zip(labels, columns))
         root = self.layout[0]
         for label in root.labels if strategy == "json" else labels:
-            by_label[label] = self._column(label, by_label[label])
+            keys = by_label.get(self.never_null.get(label, ""))
+            by_label[label] = self._column(label, by_label[label], keys)
         if strategy == "json":
             children = {node.path: [n for n in self.layout[1:] if n.parent == node.path] for node in self.layout}
             for node in children[()]:
@@ -508,7 +654,10 @@ class ReadPlan:
                                               for value in by_label[node.records_key]]
         return [by_label[label] for label in labels]
 
-    def _column(self, label: str, values: list) -> list:
+    def _column(self, label: str, values: list, keys: list | None = None) -> list:
+        """One column's values converted; ``keys``: its row's key, where a NULL cannot be one."""
+        if keys is not None:
+            self._check_never_null(label, values, keys)
         convert = self.converters.get(label)
         if convert is not None:
             values = [None if v is None else _safely(convert, v, label) for v in values]
@@ -517,13 +666,20 @@ class ReadPlan:
             values = reader(values, where)
         return values
 
+    def _check_never_null(self, label: str, values: list, keys: list) -> None:
+        if any(value is None and key is not None for value, key in zip(values, keys)):
+            raise ExecutionError(f"{self.kinds[label][1]}: a NOT NULL date came as NULL, so MariaDB holds a zero "
+                                 "date ('0000-00-00') there, which DuckDB's MySQL scanner reads as NULL and "
+                                 "PyMySQL as text; use engine: server for this query.")
+
     def _items(self, items, node, children) -> list | None:
         """A nested list of structs with every column read as its driver gives it."""
         if items is None:
             return None
         flat = items_flat(items)
         for column, label in zip(node.columns, node.labels):
-            values = self._column(label, [item[column] for item in flat])
+            present = [True] * len(flat) if label in self.never_null else None
+            values = self._column(label, [item[column] for item in flat], present)
             for item, value in zip(flat, values):
                 item[column] = value
         for child in children[node.path]:
@@ -532,16 +688,39 @@ class ReadPlan:
         return items
 
 
+_NOT_NULL: dict[tuple, frozenset[str]] = {}
+
+
+def not_null_columns(config, model_name: str) -> frozenset[str]:
+    """The model's NOT NULL columns, as its server reports them (the config's tables do not say)."""
+    model = config.models[model_name]
+    db = config.databases[model.database]
+    key = (db.url.render_as_string(hide_password=False), db.schema, model.table)
+    if key not in _NOT_NULL:
+        with config.engine(model.database).connect() as connection:
+            columns = sa.inspect(connection).get_columns(model.table, schema=db.schema)
+        _NOT_NULL[key] = frozenset(c["name"] for c in columns if not c.get("nullable", True))
+    return _NOT_NULL[key]
+
+
 def items_flat(items: list) -> list[dict]:
     """The structs of a list, their chunks (``~chunk0`` ...) merged into the item itself."""
-    from ..kinds import CHUNK
+    flat = [item for item in items if item is not None]
+    for item in flat:
+        if CHUNK + "0" in item:
+            merged = _unchunked(item)
+            item.clear()
+            item.update(merged)
+    return flat
 
-    for item in items:
-        if item is not None and CHUNK + "0" in item:
-            parts = [item.pop(key) for key in [k for k in item if k.startswith(CHUNK)]]
-            for part in parts:
-                item.update(part)
-    return [item for item in items if item is not None]
+
+def _unchunked(item: dict) -> dict:
+    if CHUNK + "0" not in item:
+        return item
+    merged: dict = {}
+    for part in item.values():
+        merged.update(_unchunked(part))
+    return merged
 
 
 def _safely(convert: Convert, value, label: str):
@@ -608,8 +787,8 @@ def _postgres(sql_type) -> Convert | None:
     if kind == "decimal":
         precision = getattr(sql_type, "precision", None)
         if precision is None or precision > 38:
-            raise Refused("DuckDB reads numeric without a precision of at most 38 digits as DOUBLE")
-        return _decimal_not_nan
+            raise Refused("DuckDB reads a numeric without a precision, or one wider than 38 digits, as DOUBLE")
+        return None  # read as text (pg_use_text_protocol): a NaN is an error, never 0
     if kind == "float":
         precision = getattr(sql_type, "precision", None)
         if isinstance(sql_type, sa.REAL) or (precision and precision <= 24):
@@ -635,8 +814,11 @@ def _postgres(sql_type) -> Convert | None:
 
 def _sqlite(sql_type) -> Convert | None:
     kind = kind_of(sql_type)
-    if kind in ("int", "float", "string", "bytes", "bool", "date"):
-        return None
+    if kind in ("int", "float", "string", "bool"):
+        return None  # a value of another storage class is an error in the scanner, never changed
+    if kind == "bytes":
+        raise Refused("a BLOB column keeps text and numbers as stored (sqlite3 gives str, int), which "
+                      "DuckDB's SQLite scanner turns into bytes")
     if kind == "decimal":
         precision = getattr(sql_type, "precision", None)
         if getattr(sql_type, "scale", None) is None or precision is None or precision > 15:
@@ -645,19 +827,16 @@ def _sqlite(sql_type) -> Convert | None:
         return None  # the double holds every value of at most 15 digits; exact_reader adds the scale
     if kind == "datetime":
         raise Refused("DuckDB's SQLite scanner drops a UTC offset stored in the text")
+    if kind == "date":
+        raise Refused("DuckDB's SQLite scanner reads '2024-02-29 10:00' as a date and a number as days "
+                      "since 1970, where sqlite3's values are refused")
     raise Refused(f"DuckDB's SQLite scanner has no exact reading of {sql_type}")
-
-
-def _decimal_not_nan(value):
-    if isinstance(value, float):  # never a float for a DECIMAL column; a safeguard all the same
-        raise ValueError("a numeric value came as a float")
-    return value
 
 
 def _shortest_float32(value: float) -> float:
     import numpy as np
 
-    return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
+    return float(str(np.float32(value)))  # numpy prints a float32 in its shortest exact digits
 
 
 def _postgres_interval(value) -> dt.timedelta:
