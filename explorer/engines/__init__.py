@@ -16,8 +16,13 @@ Importing this package registers the server kinds; the engines that run statemen
 are imported by ``explorer.execute`` when a query needs them.
 """
 
+import sqlalchemy as sa
+
 from . import mysql, postgresql, sqlite  # noqa: F401 - each registers its server kind
 from .base import READERS, Backend, Database, backend_for, known_dialects
+
+# Spark's dialect, loaded on first use: to_sql(dialect="spark") imports explorer.engines.spark.
+sa.dialects.registry.register("explorer.spark", "explorer.engines.spark", "SparkDialect")
 
 # engine: auto (the one server, or DuckDB when no single server holds the databases) | ...
 ENGINES = ("auto", "server", "duckdb", "spark")

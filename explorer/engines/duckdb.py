@@ -59,8 +59,8 @@ from ..decode import Decoding, exact_reader
 from ..errors import ExecutionError, QueryError, RowCapError
 from ..kinds import CHUNK, kind_of, postgres_type_name
 from ..statement import Statement, Target
-from .base import READERS, Database, Features, scrub, server_error
-from .run import Engine, Execution, interruptible, quietly, row_cap_error
+from .base import READERS, Database, Features, scrub
+from .run import Engine, Execution, interruptible, offending_columns, quietly, row_cap_error
 
 DUCKDB_VERSION = "1.5.5"  # the only version the PyPI extension wheels load
 SCANNERS = {"mysql": ("mysql_scanner", "mysql"), "postgresql": ("postgres_scanner", "postgres"),
@@ -153,33 +153,21 @@ def refuse_zero_dates(config, columns: dict[tuple[str, str], list[tuple[str, str
     """Ask MariaDB whether a nullable date column of the query holds a zero or partial date.
 
     DuckDB's MySQL scanner reads '0000-00-00' (and '2020-00-10') as NULL, where PyMySQL gives
-    the text: a NULL the query cannot tell from a real one. One bounded read per table, on the
-    server's own read-only session, before the statement; a hit refuses the query, naming the column.
+    the text: a NULL the query cannot tell from a real one. A hit refuses the query, naming the column.
     """
     for (database, model), items in columns.items():
-        table = config.table(model)
-        bad = {column: sa.or_(sa.func.year(table.c[column]) == 0, sa.func.month(table.c[column]) == 0,
-                              sa.func.dayofmonth(table.c[column]) == 0) for column, _ in items}
-        probe = sa.select(*[sa.case((test, 1), else_=0).label(column) for column, test in bad.items()])
-        probe = probe.select_from(table).where(sa.or_(*bad.values())).limit(1)
-        db = config.databases[database]
-        engine = config.engine(database)
-        try:
-            with engine.connect().execution_options(schema_translate_map={database: db.schema}) as connection:
-                setup, _ = config.backend(database).bounded(connection, "SELECT 1", timeout)
-                for statement in setup:
-                    connection.exec_driver_sql(statement)
-                row = connection.execute(probe).first()
-        except sa.exc.DBAPIError as exc:
-            raise server_error(db, exc, "check the dates of a table on", config.secrets) from None
-        if row is None:
-            continue
-        found = [where for (column, where) in items if row._mapping[column]]
-        raise ExecutionError(
-            f"engine: duckdb cannot carry {', '.join(found)} exactly: the table holds a zero or partial "
-            "date ('0000-00-00', '2020-00-10'), which DuckDB's MySQL scanner reads as NULL, where "
-            "PyMySQL gives its text; run the query on one server (engine: server), or filter those "
-            "rows out.")
+        tests = {column: _zero_date for column, _ in items}
+        found = offending_columns(config, database, model, tests, timeout)
+        if found:
+            raise ExecutionError(
+                f"engine: duckdb cannot carry {', '.join(w for c, w in items if c in found)} exactly: the "
+                "table holds a zero or partial date ('0000-00-00', '2020-00-10'), which DuckDB's MySQL "
+                "scanner reads as NULL, where PyMySQL gives its text; run the query on one server "
+                "(engine: server), or filter those rows out.")
+
+
+def _zero_date(column):
+    return sa.or_(sa.func.year(column) == 0, sa.func.month(column) == 0, sa.func.dayofmonth(column) == 0)
 
 
 def check_reader(reader: str | None) -> None:

@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
+
 from ..errors import QueryInterrupted, RowCapError
-from .base import Features
+from .base import Features, server_error
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ROWS = 2_000_000
@@ -158,3 +160,29 @@ def row_cap_error(max_rows: int) -> RowCapError:
         "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
         "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
     )
+
+
+def offending_columns(config, database: str, model: str, tests: dict, timeout: float) -> set[str]:
+    """Ask the table's own server which of ``tests`` (column -> a SQLAlchemy condition on that
+    column) some row meets: one bounded read on its read-only session, ``LIMIT 1``.
+
+    For values a federating engine's scanner would change without a sign (a MariaDB zero date
+    read as NULL, text in a SQLite INTEGER column read as 0): the engine refuses the query
+    when the data holds one, rather than return a changed value.
+    """
+    table = config.table(model)
+    conditions = {column: test(table.c[column]) for column, test in tests.items()}
+    probe = sa.select(*[sa.case((condition, 1), else_=0).label(column) for column, condition in conditions.items()])
+    probe = probe.select_from(table).where(sa.or_(*conditions.values())).limit(1)
+    db = config.databases[database]
+    try:
+        with config.engine(database).connect() as connection:
+            connection = connection.execution_options(schema_translate_map={database: db.schema})
+            setup, _ = config.backend(database).bounded(connection, "SELECT 1", timeout)
+            for statement in setup:
+                connection.exec_driver_sql(statement)
+            row = connection.execute(probe).first()
+    except sa.exc.DBAPIError as exc:
+        raise server_error(db, exc, f"check the values of {model} on", config.secrets) from None
+    return set() if row is None else {column for column in tests if row._mapping[column]}
+

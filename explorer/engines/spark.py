@@ -11,10 +11,14 @@ with the column list and the simple filters it pushes down and joins in its own 
 What holds, and what does not:
 
 * Spark has no read-only session. The engine refuses anything but one SELECT before
-  Spark sees it (parsed with sqlglot), and every JDBC session it opens is read-only at
-  the server: MariaDB ``sessionVariables=transaction_read_only=1``, PostgreSQL
-  ``options=-c default_transaction_read_only=on``, SQLite ``open_mode=1`` (read-only
-  open). Grants are still the only guard against other Spark clients of the same session.
+  Spark sees it (parsed with sqlglot). Below that, what the servers enforce: PostgreSQL
+  sessions are read-only (``options=-c default_transaction_read_only=on`` in the JDBC URL)
+  and SQLite files are opened read-only (``open_mode=1``), so even a write sent through the
+  same Spark session by other code is refused there. MariaDB's reads run
+  ``SET SESSION tx_read_only = 1`` first (Spark's ``sessionInitStatement``), but Spark's own
+  catalog operations and INSERTs open sessions without it (measured: INSERT, CREATE TABLE
+  and DROP TABLE through ``spark.sql`` reached MariaDB): give Spark a MariaDB account with
+  SELECT grants only.
 * Time: each statement runs in its own Spark job group, cancelled after its timeout (and
   on Ctrl-C); every remote statement is bounded too (MariaDB ``max_statement_time``,
   PostgreSQL ``statement_timeout``) and a remote statement still running is stopped
@@ -53,6 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.dialects.mysql.base import MySQLCompiler, MySQLDialect, MySQLIdentifierPreparer
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .. import compile_json as cj
 from ..decode import Decoding, _postgres_loader, exact_reader
@@ -60,7 +65,8 @@ from ..errors import ExecutionError
 from ..kinds import CHUNK, is_tz_aware, kind_of, postgres_type_name
 from ..statement import Statement, Target, render
 from .base import Database, backend_for, scrub
-from .run import DEFAULT_TIMEOUT, Engine, Execution, Features, interruptible, quietly, row_cap_error
+from .run import (DEFAULT_TIMEOUT, Engine, Execution, Features, interruptible, offending_columns, quietly,
+                  row_cap_error)
 
 log = logging.getLogger("explorer")
 
@@ -119,6 +125,14 @@ class SparkDialect(MySQLDialect):
     def import_dbapi(cls):
         return None
 
+    def type_descriptor(self, typeobj):
+        # MySQL's types refuse some of other servers' (DOUBLE PRECISION(53) has no scale); Spark
+        # needs no processing of them: keep the reflected type.
+        try:
+            return super().type_descriptor(typeobj)
+        except sa.exc.ArgumentError:
+            return typeobj
+
 
 sa.dialects.registry.register("explorer.spark", "explorer.engines.spark", "SparkDialect")
 
@@ -130,27 +144,78 @@ def _spark_object(element, compiler, **kw):
     return f"named_struct({compiler.process(element.clauses, **kw)})"
 
 
-@compiles(cj.json_nested, "spark")
-@compiles(cj.json_text, "spark")
 @compiles(cj.json_exact, "spark")
 def _spark_plain(element, compiler, **kw):
     return compiler.process(element.clauses, **kw)
 
 
+class _sorted_item(FunctionElement):
+    """One child object with its order keys, as a struct that sorts in the list's order."""
+
+    inherit_cache = True
+    type = sa.types.NullType()
+
+
+@compiles(_sorted_item, "spark")
+def _spark_item(element, compiler, **kw):
+    """named_struct('n0', null flag, 'k0', key, ..., 'v', the object): structs sort field by field,
+    so each key is made ascending: its NULL flag first (the join strategy's NULL rules: first
+    ascending, last descending), then the value, negated when descending."""
+    value, *order = list(element.clauses)
+    fields = []
+    for i, item in enumerate(order):
+        key, desc = _order_element(item), _is_desc(item)
+        sql = compiler.process(key, **kw)
+        fields += [f"'n{i}', {sql} IS {'' if desc else 'NOT '}NULL",
+                   f"'k{i}', {_descending(key, sql) if desc else sql}"]
+    fields.append(f"'v', {compiler.process(value, **kw)}")
+    return f"named_struct({', '.join(fields)})"
+
+
+@compiles(cj.json_nested, "spark")
+@compiles(cj.json_text, "spark")
+def _spark_include(element, compiler, **kw):
+    """An include's list: ``(SELECT sort_array(collect_list(q.s)).v FROM (SELECT <item> AS s FROM
+    child WHERE <link to the parent>) q)``. Spark cannot run a subquery inside an aggregate's
+    argument (the grandchildren's lists), but can inside a derived table, so the items are made
+    there and aggregated above it. FILTER on the child's key: [] and never [{}] for no child."""
+    inner = next(iter(element.clauses))
+    select = getattr(inner, "element", None)
+    columns = getattr(select, "_raw_columns", ())
+    if len(columns) != 1 or not isinstance(columns[0], cj.json_array_agg):
+        return compiler.process(inner, **kw)
+    value, *order = list(columns[0].clauses)
+    count = getattr(compiler, "_spark_lists", 0) + 1
+    compiler._spark_lists = count
+    name = f"items_{count}"
+    items = (select.with_only_columns(_sorted_item(value, *order).label("s"))
+             .correlate(*_outer_tables(select)).subquery(name))
+    kept = f" FILTER (WHERE {name}.s.k{len(order) - 1} IS NOT NULL)" if order else ""
+    wrapper = sa.select(sa.literal_column(f"sort_array(collect_list({name}.s){kept}).v")).select_from(items)
+    return compiler.process(wrapper.scalar_subquery(), **kw)
+
+
+def _outer_tables(select) -> list:
+    """The tables the subquery's WHERE takes from enclosing queries (a derived table correlates
+    only explicitly)."""
+    from sqlalchemy.sql.util import find_tables
+
+    explicit = getattr(select, "_from_obj", ()) or select.get_final_froms()  # its select_from()
+    own = {t for f in explicit for t in find_tables(f, include_aliases=True, include_joins=True)}
+    where = select.whereclause
+    found = [element.table for element in sa.sql.visitors.iterate(where)
+             if isinstance(element, sa.sql.elements.ColumnClause) and element.table is not None] if where is not None else []
+    return [t for t in dict.fromkeys(found) if t not in own]
+
+
 @compiles(cj.json_array_agg, "spark")
 def _spark_array_agg(element, compiler, **kw):
-    """An ordered array of the child objects: collect_list of (value, order keys) sorted by a
-    comparator with the join strategy's NULL rules (first ascending, last descending); FILTER
-    on the child's key, so a parent without children gets [] and never [{}]."""
+    # Only reached outside an include's subquery (see _spark_include): the items, sorted.
     value, *order = list(element.clauses)
-    keys = [(_order_element(item), _is_desc(item)) for item in order]
-    fields = [f"'v', {compiler.process(value, **kw)}"]
-    fields += [f"'k{i}', {compiler.process(key, **kw)}" for i, (key, _) in enumerate(keys)]
-    collected = f"collect_list(named_struct({', '.join(fields)}))"
-    if keys:
-        collected += f" FILTER (WHERE {compiler.process(keys[-1][0], **kw)} IS NOT NULL)"
-        collected = f"array_sort({collected}, (l, r) -> {_comparator(keys)})"
-    return f"transform({collected}, x -> x.v)"
+    kept = ""
+    if order:
+        kept = f" FILTER (WHERE {compiler.process(_order_element(order[-1]), **kw)} IS NOT NULL)"
+    return f"sort_array(collect_list({compiler.process(_sorted_item(value, *order), **kw)}){kept}).v"
 
 
 def _order_element(item):
@@ -161,15 +226,19 @@ def _is_desc(item) -> bool:
     return isinstance(item, sa.sql.elements.UnaryExpression) and item.modifier is sa.sql.operators.desc_op
 
 
-def _comparator(keys) -> str:
-    text = "0"
-    for i, (_, desc) in reversed(list(enumerate(keys))):
-        before, after = ("1", "-1") if desc else ("-1", "1")
-        left, right = f"l.k{i}", f"r.k{i}"
-        text = (f"CASE WHEN {left} IS NULL AND {right} IS NULL THEN {text} "
-                f"WHEN {left} IS NULL THEN {before} WHEN {right} IS NULL THEN {after} "
-                f"WHEN {left} < {right} THEN {before} WHEN {left} > {right} THEN {after} ELSE {text} END")
-    return text
+def _descending(key, sql: str) -> str:
+    """An expression that sorts ascending as ``key`` sorts descending."""
+    kind = kind_of(key.type)
+    if kind in ("int", "uint64", "float", "decimal"):
+        return f"-({sql})"
+    if kind == "bool":
+        return f"NOT ({sql})"
+    if kind == "datetime":
+        return f"-unix_micros(CAST({sql} AS TIMESTAMP))"
+    if kind == "date":
+        return f"-unix_date({sql})"
+    raise sa.exc.CompileError(f"Spark cannot order the items of a JSON list by {key.name!r} descending "
+                              f"({key.type}); use strategy: join for this query")
 
 
 # ---------------------------------------------------------------------------
@@ -177,7 +246,9 @@ def _comparator(keys) -> str:
 
 
 _LOCK = threading.RLock()
-_CATALOGS: dict[tuple, str] = {}  # (database settings) -> catalog name, for this process's session
+_CATALOGS: dict[tuple, str] = {}  # (database, URL, schema, timeout) -> catalog name, in this process
+_SETTINGS: dict[str, tuple] = {}  # catalog name -> (database, timeout in s)
+_CONFIGURED: set[str] = set()  # the catalogs set up on the current session
 _STATE: dict[str, Any] = {}
 
 
@@ -192,7 +263,7 @@ def session(options: dict):
                                      f"{_STATE['master']}, and Spark allows one per process; use that "
                                      f"master, or call explorer.engines.spark.stop_session() before {master}.")
             return spark
-        _CATALOGS.clear()
+        _CONFIGURED.clear()
         spark = _start(master, options)
         _STATE.update(session=spark, master=master)
         return spark
@@ -209,7 +280,7 @@ def stop_session() -> None:
     """Stop the process's Spark session (another master can be used after)."""
     with _LOCK:
         spark = _STATE.pop("session", None)
-        _CATALOGS.clear()
+        _CONFIGURED.clear()
         if spark is not None:
             quietly(spark.stop)
 
@@ -232,6 +303,8 @@ def _start(master: str, options: dict):
                .config("spark.executor.extraJavaOptions", zone)
                .config("spark.jars", ",".join(jars)))
     for key, value in (options.get("conf") or {}).items():
+        if key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+            value = f"{value} {zone}"  # the readers' exactness depends on the JVMs' zone being UTC
         builder = builder.config(key, str(value))
     try:
         spark = builder.getOrCreate()
@@ -324,23 +397,33 @@ def _register_sqlite_dialect(spark) -> None:
 # Catalogs: one per logical database and statement timeout (catalog options are fixed once used)
 
 
-def catalog_for(spark, db: Database, timeout: float) -> str:
-    """The name of the JDBC catalog that reads ``db`` with remote statements bounded by ``timeout``."""
-    kind = backend_for(db.url).name
+def catalog_for(db: Database, timeout: float) -> str:
+    """The name of the JDBC catalog that reads ``db`` with remote statements bounded by ``timeout``
+    (named without a session, so rendering starts no Spark; ``configure`` sets it up)."""
     seconds = max(1, int(timeout + 0.999))
     key = (db.name, db.url.render_as_string(hide_password=False), db.schema, seconds)
     with _LOCK:
-        if key in _CATALOGS:
-            return _CATALOGS[key]
-        if kind == "sqlite" and not _STATE.get("sqlite_dialect"):
-            raise ExecutionError(f"engine: spark cannot read {db.where} exactly: its SQLite dialect "
-                                 "needs a JDK (javac and jar) where the session starts.")
-        name = f"cq{len(_CATALOGS) + 1}_{re.sub(r'[^A-Za-z0-9_]', '_', db.name)}".lower()
-        settings = catalog_settings(db, kind, seconds, tag=f"crossquery-spark-{name}-{os.getpid()}")
-        for option, value in settings.items():
-            spark.conf.set(f"spark.sql.catalog.{name}{option}", value)
-        _CATALOGS[key] = name
-        return name
+        if key not in _CATALOGS:
+            _CATALOGS[key] = f"cq{len(_CATALOGS) + 1}_{re.sub(r'[^A-Za-z0-9_]', '_', db.name)}".lower()
+            _SETTINGS[_CATALOGS[key]] = (db, seconds)
+        return _CATALOGS[key]
+
+
+def configure(spark, names) -> None:
+    """Set up these catalogs on the session (before first use: their options are fixed then)."""
+    with _LOCK:
+        for name in names:
+            if name in _CONFIGURED:
+                continue
+            db, seconds = _SETTINGS[name]
+            kind = backend_for(db.url).name
+            if kind == "sqlite" and not _STATE.get("sqlite_dialect"):
+                raise ExecutionError(f"engine: spark cannot read {db.where} exactly: its SQLite dialect "
+                                     "needs a JDK (javac and jar) where the session starts.")
+            settings = catalog_settings(db, kind, seconds, tag=f"crossquery-spark-{name}-{os.getpid()}")
+            for option, value in settings.items():
+                spark.conf.set(f"spark.sql.catalog.{name}{option}", value)
+            _CONFIGURED.add(name)
 
 
 def catalog_settings(db: Database, kind: str, seconds: int, tag: str) -> dict[str, str]:
@@ -349,9 +432,11 @@ def catalog_settings(db: Database, kind: str, seconds: int, tag: str) -> dict[st
     settings = {"": CATALOG_CLASS, ".driver": DRIVERS[kind], ".preferTimestampNTZ": "true",
                 ".queryTimeout": str(seconds)}
     if kind == "mysql":
-        variables = f"transaction_read_only=1,max_statement_time={seconds}"
         settings[".url"] = (f"jdbc:mysql://{url.host or '127.0.0.1'}:{url.port or 3306}/?permitMysqlScheme"
-                            f"&tinyInt1isBit=false&yearIsDateType=false&sessionVariables={variables}")
+                            "&tinyInt1isBit=false&yearIsDateType=false")
+        # Run by Spark on each connection before it reads (one statement: both settings in one SET).
+        settings[".sessionInitStatement"] = (f"SET SESSION tx_read_only = 1, "
+                                             f"SESSION max_statement_time = {seconds}")
     elif kind == "postgresql":
         options = f"-c default_transaction_read_only=on -c statement_timeout={seconds * 1000}"
         settings[".url"] = (f"jdbc:postgresql://{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}"
@@ -379,6 +464,10 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _unquote(text: str) -> str:
+    return text.strip("`").replace("``", "`")
+
+
 # ---------------------------------------------------------------------------
 # The engine
 
@@ -389,15 +478,15 @@ class SparkEngine(Engine):
     name = "spark"
     features = Features(
         qualify="catalog.database.table: one JDBC catalog per database (JDBCTableCatalog)",
-        read_only="only a single SELECT reaches Spark (sqlglot); JDBC sessions read-only at the server "
-                  "(MariaDB transaction_read_only, PostgreSQL default_transaction_read_only, "
-                  "SQLite open_mode=1); Spark itself has no read-only session",
+        read_only="only a single SELECT reaches Spark (sqlglot); PostgreSQL sessions "
+                  "default_transaction_read_only, SQLite files open_mode=1; MariaDB reads tx_read_only "
+                  "(sessionInitStatement) but Spark's catalog writes bypass it: use a SELECT-only account",
         timeout="a Spark job group cancelled after the timeout; JDBC queryTimeout, MariaDB "
                 "max_statement_time and PostgreSQL statement_timeout on the remote reads",
         cancel="cancelJobGroup, then KILL QUERY (MariaDB) / pg_cancel_backend (PostgreSQL) for "
                "remote reads still running",
-        nesting="named_struct, array_sort(collect_list(...) FILTER (...)) in correlated subqueries "
-                "(native arrays of structs, no JSON text)",
+        nesting="named_struct, sort_array(collect_list(<order keys, object>) FILTER (...)).v over a "
+                "correlated derived table per include (native arrays of structs, no JSON text)",
         paramstyle="named :value parameters bound by spark.sql(sql, args=...)",
     )
 
@@ -415,15 +504,19 @@ class SparkEngine(Engine):
         return [self.config.databases[name] for name in self.databases]
 
     def target(self) -> Target:
-        """Spark's dialect; each database as `catalog`.`database` (catalogs are made here)."""
+        """Spark's dialect; each database as `catalog`.`database` (no Spark session needed)."""
         return Target("spark", SparkDialect(), self.schemas(self.config.timeout or DEFAULT_TIMEOUT),
                       runner=self)
 
     def schemas(self, timeout: float) -> dict[str, str]:
         """Logical database -> `catalog`.`database`, remote reads bounded by ``timeout``."""
+        return {db.name: f"{_quote(catalog_for(db, timeout))}.{_quote(namespace(db))}" for db in self._dbs}
+
+    def session(self, schemas: dict[str, str]):
+        """The Spark session, with the catalogs these table names use set up on it."""
         spark = session(self.options)
-        return {db.name: f"{_quote(catalog_for(spark, db, timeout))}.{_quote(namespace(db))}"
-                for db in self._dbs}
+        configure(spark, [_unquote(text.split("`.`")[0]) for text in schemas.values()])
+        return spark
 
     def rendered(self, statement: Statement, timeout: float):
         """The statement with catalogs whose remote reads allow ``timeout`` (catalog options are
@@ -438,10 +531,11 @@ class SparkEngine(Engine):
             raise ExecutionError("reader: arrow is the server engine's reader (connectorx); "
                                  "engine: spark reads through Spark: use reader: driver or auto.")
         readers = column_readers(self.config, statement.compiled)
+        refuse_mixed_storage(self.config, statement.compiled, timeout)
         rendered = self.rendered(statement, timeout)
         check_select(rendered.sql)
         params = dict(rendered.shown)
-        spark = session(self.options)
+        spark = self.session(self.schemas(timeout))
         log.debug("running on Spark (timeout %g s, max_rows %d): %s %r", timeout, max_rows,
                   rendered.sql, params)
         started = time.perf_counter()
@@ -458,7 +552,7 @@ class SparkEngine(Engine):
         scans each remote server receives (columns and pushed filters)."""
         rendered = statement.rendered
         check_select(rendered.sql)
-        spark = session(self.options)
+        spark = self.session(statement.target.schemas)
         try:
             frame = spark.sql(rendered.sql, args=dict(rendered.shown) or None)
             text = spark._jvm.PythonSQLUtils.explainString(frame._jdf.queryExecution(), "extended")
@@ -559,7 +653,8 @@ class _Run:
             raise self.engine.error(exc, "run the query on", self.timeout) from None
         finally:
             timer.cancel()
-            quietly(context.clearJobGroup) if hasattr(context, "clearJobGroup") else None
+            if hasattr(context, "clearJobGroup"):
+                quietly(context.clearJobGroup)
         if len(rows) > self.max_rows:
             raise row_cap_error(self.max_rows)
         return rows
@@ -587,7 +682,6 @@ def _first_line(exc: BaseException) -> str:
     text = ""
     java = getattr(exc, "java_exception", None)
     if java is not None:
-        quietly(lambda: None)
         try:
             text = str(java.getMessage() or "")
         except Exception:  # noqa: BLE001
@@ -646,6 +740,38 @@ def check_select(sql: str) -> None:
 
 
 Reader = Callable[[Any], Any]
+
+
+# SQLite columns read through a typed JDBC getter (getLong, getDouble, getString, getBytes):
+# a value of another storage class would come back changed (text in an INTEGER column as 0).
+_SQLITE_STORAGE = {"int": "integer", "uint64": "integer", "float": "real", "string": "text", "bytes": "blob"}
+
+
+def refuse_mixed_storage(config, compiled, timeout: float) -> None:
+    """Ask each SQLite file whether a column of the query holds a value of another storage class
+    than its getter reads (SQLite keeps any value in any column); a hit refuses the query."""
+    checks: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+    for node in compiled.layout:
+        database = config.models[node.model].database
+        if config.backend(database).name != "sqlite":
+            continue
+        for column, label in zip(node.columns, node.labels):
+            storage = _SQLITE_STORAGE.get(kind_of(config.column_type(node.model, column)))
+            if storage:
+                where = f"column {label!r} ({node.model}.{column})"
+                checks.setdefault((database, node.model), {})[column] = (storage, where)
+    for (database, model), columns in checks.items():
+        tests = {column: _other_storage(storage) for column, (storage, _) in columns.items()}
+        found = offending_columns(config, database, model, tests, timeout)
+        if found:
+            named = ", ".join(f"{columns[c][1]} (declared {columns[c][0]})" for c in sorted(found))
+            raise ExecutionError(f"engine: spark cannot carry {named} exactly: SQLite holds values of another "
+                                 "storage class there (typeof), which its JDBC driver would read as a "
+                                 "different value; use engine: duckdb or the server engine.")
+
+
+def _other_storage(storage: str):
+    return lambda column: sa.func.typeof(column).not_in([storage, "null"])
 
 
 def column_readers(config, compiled) -> dict[tuple, dict[str, Reader | None]]:
