@@ -2,11 +2,12 @@
 
 ``python -m bench.federation [--repeat 3] [--engine server --engine duckdb --engine spark]``
 
-The benchmark's data (``python -m bench.generate``) sits twice: both databases
-on MariaDB, and both as SQLite files. Here ``server`` runs each case on MariaDB
-alone (one server holds both databases); ``duckdb`` and ``spark`` run it with
-``users_and_orders`` on MariaDB and ``products`` in the SQLite file, so no one
-server holds the query and the engine joins across them in ONE statement. Each
+The benchmark's data (``python -m bench.generate``) holds both databases on
+MariaDB and the catalogue (``products``) once more on PostgreSQL. Here ``server``
+runs each case on MariaDB alone (one server holds both databases); ``duckdb`` and
+``spark`` run it with ``users_and_orders`` on MariaDB and ``products`` on
+PostgreSQL, so no one server holds the query and the engine joins across them in
+ONE statement. Each
 measurement runs in a fresh process: ``cold`` is the first run (DuckDB's LOAD and
 ATTACH, Spark's session start included), ``warm`` the second run in the same
 process, as a notebook's next cell would be. Ratios are to ``server`` (warm) in
@@ -29,16 +30,16 @@ from bench.cases import CASES
 from bench.generate import DATA
 
 ENGINES = {"server": "one server (MariaDB holds both databases)",
-           "duckdb": "DuckDB: MariaDB + SQLite file",
-           "spark": "Spark local[2]: MariaDB + SQLite file"}
+           "duckdb": "DuckDB: MariaDB + PostgreSQL",
+           "spark": "Spark local[2]: MariaDB + PostgreSQL"}
 RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADING = "## Federation"
 
 
 def federated_config() -> dict:
-    """users_and_orders from the MariaDB data, products from the SQLite file of the same data."""
+    """users_and_orders from the MariaDB data, products from the PostgreSQL copy of the same data."""
     config = yaml.safe_load((DATA / "mysql.yaml").read_text())
-    config["databases"]["products"] = {"url": f"sqlite:///{DATA / 'sqlite' / 'products.db'}"}
+    config["databases"]["products"] = yaml.safe_load((DATA / "postgresql.yaml").read_text())["databases"]["products"]
     return config
 
 
@@ -113,7 +114,7 @@ def main(argv=None) -> None:
     if args.one:
         print(json.dumps(measure_in_process(*args.one)))
         return
-    if not (DATA / "mysql.yaml").is_file() or not (DATA / "sqlite" / "products.db").is_file():
+    if not (DATA / "mysql.yaml").is_file() or not (DATA / "postgresql.yaml").is_file():
         sys.exit("No benchmark data: run `python -m bench.generate --scale 0.1` (or 1) first.")
     scale = (DATA / "scale.txt").read_text().strip()
     engines, cases = args.engine or list(ENGINES), args.case or list(CASES)

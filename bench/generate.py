@@ -1,9 +1,11 @@
-"""Build the SPEC's shop at scale, in two MariaDB databases and two SQLite files.
+"""Build the SPEC's shop at scale: two MariaDB databases, two SQLite files, and the catalogue
+(the ``products`` database) once more as a PostgreSQL schema, for bench.federation.
 
     python -m bench.generate --scale 1     # 100k users, 500k orders, 1M order lines
 
 Deterministic (a fixed seed): the same scale gives the same rows everywhere.
-Writes bench/data/sqlite/shop.yaml and bench/data/mysql.yaml for bench.run.
+Writes bench/data/sqlite/shop.yaml and bench/data/mysql.yaml for bench.run, and
+bench/data/postgresql.yaml (products only) for bench.federation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from explorer import demo
 DATA = Path(__file__).parent / "data"
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 MYSQL_NAMES = {demo.USERS_AND_ORDERS: "cqbench_users_and_orders", demo.PRODUCTS: "cqbench_products"}
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crossquery_test"
+POSTGRES_SCHEMA = "cqbench_products"
 STATUSES = np.array(["paid", "pending", "cancelled"])
 
 
@@ -101,6 +105,22 @@ def build_mysql(rows) -> Path:
     return path
 
 
+def build_postgresql(rows) -> Path:
+    """The catalogue (products, categories, reviews) as a PostgreSQL schema."""
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{POSTGRES_SCHEMA}"')
+    _load_database(engine, demo.PRODUCTS, rows, POSTGRES_SCHEMA)
+    with engine.begin() as connection:
+        _index(connection, demo.PRODUCTS, f'"{POSTGRES_SCHEMA}".')
+        connection.exec_driver_sql(f'ANALYZE "{POSTGRES_SCHEMA}".products')
+    engine.dispose()
+    path = DATA / "postgresql.yaml"
+    path.write_text(yaml.safe_dump({"databases": {demo.PRODUCTS: {"url": POSTGRES_URL, "schema": POSTGRES_SCHEMA}}},
+                                   sort_keys=False), encoding="utf-8")
+    return path
+
+
 def build_sqlite(rows) -> Path:
     folder = DATA / "sqlite"
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,16 +141,19 @@ def build_sqlite(rows) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--backend", choices=("mysql", "sqlite", "both"), default="both")
+    parser.add_argument("--backend", choices=("mysql", "sqlite", "postgresql", "both", "all"), default="all",
+                        help="both: MariaDB and SQLite; all: and the catalogue on PostgreSQL")
     args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rows = shop_rows(args.scale)
     print(f"generated {sum(len(r) for r in rows.values()):,} rows in {time.perf_counter() - started:.1f} s")
-    if args.backend in ("mysql", "both"):
+    if args.backend in ("mysql", "both", "all"):
         print(f"MariaDB: {build_mysql(rows)}  ({time.perf_counter() - started:.1f} s)")
-    if args.backend in ("sqlite", "both"):
+    if args.backend in ("sqlite", "both", "all"):
         print(f"SQLite:  {build_sqlite(rows)}  ({time.perf_counter() - started:.1f} s)")
+    if args.backend in ("postgresql", "all"):
+        print(f"PostgreSQL: {build_postgresql(rows)}  ({time.perf_counter() - started:.1f} s)")
     (DATA / "scale.txt").write_text(str(args.scale))
 
 

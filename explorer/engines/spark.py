@@ -297,6 +297,7 @@ def _start(master: str, options: dict):
     builder = (SparkSession.builder.master(master).appName("crossquery-explorer")
                .config("spark.driver.host", "127.0.0.1")
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")  # no progress bars in cells or the CLI
                .config("spark.sql.legacy.charVarcharAsString", "true")  # CHAR blocks pushdown otherwise
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.driver.extraJavaOptions", zone)
