@@ -181,3 +181,22 @@ def test_magic_init_shows_yaml_and_diagram(sqlite_config_path, tmp_path):
     assert f"wrote {tmp_path / 'p.yaml'}" in captured.stdout
     assert type(diagram).__name__ == "Diagram"
     assert explorer.load_config(str(tmp_path / "p.yaml")).models.keys() == shell.user_ns.pop("_cq_init").data["models"].keys()
+
+
+def test_dict_config_with_a_relative_sqlite_path(sqlite_config_path, monkeypatch):
+    """A relative SQLite path in a dict (no config file) is relative to the working directory."""
+    monkeypatch.chdir(Path(sqlite_config_path).parent)
+    config = {"databases": {"users_and_orders": "sqlite:///users_and_orders.db"},
+              "models": {"User": {"table": "users"}}}
+    assert [r["name"] for r in explorer.run(config, {"from": "User", "attributes": ["name"],
+                                                     "where": {"id": 1}}).records] == ["Alice"]
+
+
+def test_federated_query_without_the_duckdb_extra_names_it(federated_config_dict, tmp_path):
+    script = ("import sys; sys.modules['duckdb'] = None\nimport explorer, yaml\n"
+              f"config = yaml.safe_load(open({str(tmp_path / 'f.yaml')!r}))\n"
+              "try:\n    explorer.prepare(config, {'from': 'Product', 'include': ['category']})\n"
+              "except explorer.ExecutionError as exc:\n    print(exc)\n")
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(federated_config_dict), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "pip install 'crossquery-explorer[duckdb]'" in out.stdout, out.stdout + out.stderr

@@ -105,7 +105,7 @@ def sqlite_path(db: Database) -> Path:
     if not path.is_file():
         raise ConfigError(f"databases.{db.name}.url: the SQLite file {str(path)!r} does not exist; "
                           "check the path (relative paths start at the config file's folder).")
-    return path
+    return path.resolve()  # a dict config's relative path is relative to the working directory
 
 
 register(SQLiteBackend())
