@@ -60,7 +60,8 @@ from ..errors import ExecutionError, QueryError, RowCapError
 from ..kinds import CHUNK, kind_of, postgres_type_name
 from ..statement import Statement, Target
 from .base import READERS, Database, Features, scrub
-from .run import Engine, Execution, interruptible, offending_columns, quietly, row_cap_error
+from .run import (Engine, Execution, interruptible, offending_columns, quietly, row_cap_error,
+                  unfit_columns)
 
 DUCKDB_VERSION = "1.5.5"  # the only version the PyPI extension wheels load
 SCANNERS = {"mysql": ("mysql_scanner", "mysql"), "postgresql": ("postgres_scanner", "postgres"),
@@ -599,9 +600,8 @@ class ReadPlan:
                 except Refused as refused:
                     refusals.append(f"{where}: {refused}")
         if refusals:
-            raise ExecutionError("engine: duckdb cannot carry these columns exactly, so the query was not run: "
-                                 + "; ".join(refusals) + ". Leave them out of attributes:, or put their "
-                                 "databases on one server (engine: server).")
+            raise unfit_columns("duckdb", refusals, "Leave them out of attributes:, or put their databases "
+                                "on one server (engine: server).")
         return plan
 
     def _add(self, config, node, column: str, label: str, where: str, kind: str, database: str) -> None:

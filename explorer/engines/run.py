@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from ..errors import QueryInterrupted, RowCapError
+from ..errors import ExecutionError, QueryInterrupted, RowCapError
 from .base import Features, server_error
 
 DEFAULT_TIMEOUT = 60.0
@@ -160,6 +160,12 @@ def row_cap_error(max_rows: int) -> RowCapError:
         "to protect memory; add a limit or a filter, or raise max_rows (max_rows: in the "
         "query or the config, run(..., max_rows=N), or crossquery run --max-rows N)."
     )
+
+
+def unfit_columns(engine: str, refusals: list[str], advice: str) -> ExecutionError:
+    """The one error for every column an engine refuses before running: each named, with why."""
+    return ExecutionError(f"engine: {engine} cannot carry these columns exactly, so the query was not run: "
+                          + "; ".join(refusals) + f". {advice}")
 
 
 def offending_columns(config, database: str, model: str, tests: dict, timeout: float) -> set[str]:

@@ -66,7 +66,7 @@ from ..kinds import CHUNK, is_tz_aware, kind_of, postgres_type_name
 from ..statement import Statement, Target, render
 from .base import Database, backend_for, scrub
 from .run import (DEFAULT_TIMEOUT, Engine, Execution, Features, interruptible, offending_columns, quietly,
-                  row_cap_error)
+                  row_cap_error, unfit_columns)
 
 log = logging.getLogger("explorer")
 
@@ -796,9 +796,8 @@ def column_readers(config, compiled) -> dict[tuple, dict[str, Reader | None]]:
             except _Unfit as unfit:
                 refusals.append(f"{where}: {unfit}")
     if refusals:
-        raise ExecutionError("engine: spark cannot carry these columns exactly, so the query was not run: "
-                             + "; ".join(refusals) + ". Leave them out of the attributes, or use "
-                             "engine: duckdb or the server engine.")
+        raise unfit_columns("spark", refusals, "Leave them out of the attributes, or use engine: duckdb or "
+                            "the server engine.")
     return readers
 
 
