@@ -615,7 +615,8 @@ class ReadPlan:
             self.zone = self.zone or zone
             self.converters[label] = _in_zone(zone)
         if kind == "mysql" and kind_of(sql_type) in ("date", "datetime"):
-            if node.key_labels and column in not_null_columns(config, node.model):
+            # The config's reflected table knows NOT NULL (a columns: list does not: asked below).
+            if node.key_labels and not config.table(node.model).c[column].nullable:
                 self.never_null[label] = node.key_labels[0]
             else:
                 self.maybe_zero.setdefault((database, node.model), []).append((column, where))
@@ -674,21 +675,6 @@ class ReadPlan:
             for item in flat:
                 item[child.records_key] = self._items(item[child.records_key], child, children)
         return items
-
-
-_NOT_NULL: dict[tuple, frozenset[str]] = {}
-
-
-def not_null_columns(config, model_name: str) -> frozenset[str]:
-    """The model's NOT NULL columns, as its server reports them (the config's tables do not say)."""
-    model = config.models[model_name]
-    db = config.databases[model.database]
-    key = (db.url.render_as_string(hide_password=False), db.schema, model.table)
-    if key not in _NOT_NULL:
-        with config.engine(model.database).connect() as connection:
-            columns = sa.inspect(connection).get_columns(model.table, schema=db.schema)
-        _NOT_NULL[key] = frozenset(c["name"] for c in columns if not c.get("nullable", True))
-    return _NOT_NULL[key]
 
 
 def items_flat(items: list) -> list[dict]:
