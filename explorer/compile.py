@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
-from .compile_json import JsonCompiler, equal_keys
+from .compile_json import JsonCompiler, OneAlias, equal_keys, in_window
 from .config import Config
 from .errors import QueryError
 from .kinds import json_encoding, server_dialect
@@ -44,6 +44,14 @@ class NodeLayout:
     key_labels: tuple[str, ...]     # labels of the primary key columns
     parent: tuple[str, ...] | None  # parent path, None for the root
     shown: tuple[str, ...] = ()     # the columns records show: the listed attributes, in their order
+    junction: bool = False          # a belongs_to_many's junction row (through.attributes), under its target
+    hidden: tuple[str, ...] = ()    # columns read only to order a JSON list (SQLite sorts it in Python)
+
+    @property
+    def frame_labels(self) -> tuple[str, ...]:
+        """The labels frames show: every column read but the hidden ones."""
+        hidden = {label_for(self.path, c) for c in self.hidden}
+        return tuple(label for label in self.labels if label not in hidden)
 
     @property
     def records_key(self) -> str:
@@ -111,6 +119,12 @@ def json_unfit(config: Config, query: Query) -> list[str]:
         for column in dict.fromkeys((*pk, *include.attributes)):
             if json_encoding(table.c[column].type, dialect) is None:
                 unfit.append(f"{label_for(include.path, column)} ({table.c[column].type!r})")
+        if include.through_attributes:
+            junction = config.table(include.association.through)
+            for column in dict.fromkeys((*config.models[include.association.through].primary_key,
+                                         *include.through_attributes)):
+                if json_encoding(junction.c[column].type, dialect) is None:
+                    unfit.append(f"{label_for(include.through_path, column)} ({junction.c[column].type!r})")
     return unfit
 
 
@@ -127,26 +141,41 @@ def _alias_name(name: str) -> str:
 
 
 class _Aliases:
-    """One alias per include path (and per junction), created on first use."""
+    """One alias per include path (and per junction), created on first use.
 
-    def __init__(self, config: Config, query: Query):
-        self.config = config
-        self.query = query
+    A top-N include (its own limit/offset) is a derived table of its rows numbered per parent
+    (see compile_json.JsonCompiler.ranked): of the target for has_many, of the junction for
+    belongs_to_many, under the name the plain table would have.
+    """
+
+    def __init__(self, compiler: _Compiler):
+        self.config = compiler.config
+        self.query = compiler.query
+        self.compiler = compiler
         self.by_path: dict[tuple, FromClause] = {}
+        self.junction_of = {inc.through_path: inc for inc in self.query.walk() if inc.through_attributes}
 
     def node(self, path: tuple[str, ...]) -> FromClause:
+        if path in self.junction_of:  # the junction's columns that records show
+            return self.junction(self.junction_of[path])
         if path not in self.by_path:
-            model = self.query.model if not path else self.query.node(path).model
-            name = model if not path else "->".join(path)
-            self.by_path[path] = self.config.table(model).alias(_alias_name(name))
+            include = self.query.node(path) if path else None
+            model = self.query.model if not path else include.model
+            name = _alias_name(model if not path else "->".join(path))
+            if include is not None and include.per_parent and include.association.kind != "belongs_to_many":
+                self.by_path[path] = self.compiler.ranked(include, name)
+            else:
+                self.by_path[path] = self.config.table(model).alias(name)
         return self.by_path[path]
 
     def junction(self, include: Include) -> FromClause:
         key = (*include.path, "->through")
         if key not in self.by_path:
-            table = self.config.table(include.association.through)
-            name = "->".join(include.path) + "->" + include.association.through
-            self.by_path[key] = table.alias(_alias_name(name))
+            name = _alias_name("->".join(include.path) + "->" + include.association.through)
+            if include.per_parent:
+                self.by_path[key] = self.compiler.ranked(include, name)
+            else:
+                self.by_path[key] = self.config.table(include.association.through).alias(name)
         return self.by_path[key]
 
 
@@ -155,8 +184,11 @@ class _Compiler:
         self.config = config
         self.query = query
 
+    def ranked(self, include: Include, name: str) -> sa.Subquery:
+        return JsonCompiler(self, self.config, self.query, self._layout()).ranked(include, name)
+
     def compile(self) -> Compiled:
-        aliases = _Aliases(self.config, self.query)
+        aliases = _Aliases(self)
         root = aliases.node(())
         layout = self._layout()
         start = root
@@ -176,24 +208,33 @@ class _Compiler:
         return Compiled(statement, layout, self.query)
 
     def compile_json(self) -> Compiled:
-        layout = self._layout()
+        layout = self._layout(json=True)
         statement = JsonCompiler(self, self.config, self.query, layout).statement()
         return Compiled(statement, layout, self.query, strategy="json")
 
     # -- layout
 
-    def _layout(self) -> tuple[NodeLayout, ...]:
+    def _layout(self, json: bool = False) -> tuple[NodeLayout, ...]:
         config, query = self.config, self.query
         root_pk = config.models[query.model].primary_key
         nodes = [self._node_layout((), query.model, query.attributes, root_pk, False, None)]
         for inc in query.walk():
             pk = config.models[inc.model].primary_key
+            # A JSON list may be sorted after reading (SQLite): its order columns come along.
+            order = [column for column, _ in query.list_order(inc.path)] if json and inc.association.to_many else []
             nodes.append(self._node_layout(inc.path, inc.model, inc.attributes, pk,
-                                           inc.association.to_many, inc.path[:-1]))
+                                           inc.association.to_many, inc.path[:-1], order=order))
+            if inc.through_attributes:  # one junction row per target row: a to-one node below it
+                through = inc.association.through
+                nodes.append(self._node_layout(inc.through_path, through, inc.through_attributes,
+                                               config.models[through].primary_key, False, inc.path,
+                                               junction=True))
         return tuple(nodes)
 
-    def _node_layout(self, path, model, attributes, pk, to_many, parent) -> NodeLayout:
-        columns = tuple(dict.fromkeys((*pk, *attributes)))
+    def _node_layout(self, path, model, attributes, pk, to_many, parent, junction=False, order=()) -> NodeLayout:
+        read = tuple(dict.fromkeys((*pk, *attributes)))
+        hidden = tuple(c for c in dict.fromkeys(order) if c not in read)
+        columns = read + hidden
         return NodeLayout(
             path=path,
             frame_name=".".join(path) if path else model,
@@ -204,6 +245,8 @@ class _Compiler:
             key_labels=tuple(label_for(path, c) for c in pk),
             parent=parent,
             shown=tuple(attributes),
+            junction=junction,
+            hidden=hidden,
         )
 
     # -- joins
@@ -238,7 +281,11 @@ class _Compiler:
         if assoc.kind == "belongs_to_many":
             junction = aliases.junction(include)
             head = junction
-            on = equal_keys(parent, assoc.source_key, junction, assoc.foreign_key)
+            # A ranked junction holds only the rows that passed every filter, numbered per parent.
+            kept = in_window(junction, include) if include.per_parent else \
+                self._where(include.through_where, OneAlias(junction), ())
+            on = sa.and_(equal_keys(parent, assoc.source_key, junction, assoc.foreign_key),
+                         *([kept] if kept is not None else []))
             steps = [(True, target, sa.and_(equal_keys(junction, assoc.other_key, target, assoc.target_key), *filters))]
         else:
             head = target
@@ -246,7 +293,7 @@ class _Compiler:
                 link = equal_keys(parent, assoc.foreign_key, target, assoc.target_key)
             else:
                 link = equal_keys(parent, assoc.source_key, target, assoc.foreign_key)
-            on = sa.and_(link, *filters)
+            on = sa.and_(link, in_window(target, include)) if include.per_parent else sa.and_(link, *filters)
             steps = []
         for child in include.includes:
             if keep(child):
@@ -272,7 +319,7 @@ class _Compiler:
 
     def _root_picker(self) -> sa.Subquery:
         """A derived table of the root keys that the limit/offset selects."""
-        aliases = _Aliases(self.config, self.query)
+        aliases = _Aliases(self)
         # Order items a root has one value for (its columns, to-one includes) decide which roots count.
         order = [(ref, desc) for ref, desc in self.query.order if self._to_one(ref.path)]
         filtering = self._filtering_paths(_referenced_paths(self.query.where) | {ref.path for ref, _ in order})
@@ -334,6 +381,11 @@ class _Compiler:
         # column the query already orders by is not repeated.
         ordered = self._ordered()
         for node in layout:
+            if node.path and node.to_many:  # each list in its include's own order, then by key
+                own = self.query.node(node.path).order
+                clauses.extend(_order_key(aliases.node(node.path).c[c], desc) for c, desc in own
+                               if (node.path, c) not in ordered)
+                ordered |= {(node.path, c) for c, _ in own}
             if not node.path or node.to_many:
                 clauses.extend(aliases.node(node.path).c[c] for c in node.columns[: len(node.key_labels)]
                                if (node.path, c) not in ordered)
@@ -354,6 +406,10 @@ class _Compiler:
                 return sa.not_(parts[0])
             return sa.and_(*parts) if where.op == "and" else sa.or_(*parts)
         return _condition(aliases.node((*base, *where.column.path)).c[where.column.column], where)
+
+
+def _order_key(column, desc: bool):
+    return column.desc() if desc else column.asc()
 
 
 def _condition(column, cond: Condition):

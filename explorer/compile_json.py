@@ -158,6 +158,19 @@ def equal_keys(left, left_keys, right, right_keys):
     return sa.and_(*[left.c[a] == right.c[b] for a, b in zip(left_keys, right_keys)])
 
 
+RANK = "~rank"  # a top-N include's row number within its parent (see JsonCompiler.ranked)
+
+
+def in_window(ranked, include: Include):
+    """The rows a top-N include keeps of each parent's: ``offset < rank <= offset + limit``."""
+    offset = include.offset or 0
+    rank = ranked.c[RANK]
+    kept = [rank > offset]
+    if include.limit is not None:
+        kept.append(rank <= offset + include.limit)
+    return sa.and_(*kept)
+
+
 # PostgreSQL's json_build_object and SQLite's json_object take at most 100 arguments.
 MAX_PAIRS = 40
 
@@ -199,41 +212,88 @@ class JsonCompiler:
     def where(self, where, alias):
         if where is None:
             return None
-        aliases = _OneAlias(alias)
+        aliases = OneAlias(alias)
         return self.base._where(where, aliases, ())
 
     def source(self, include: Include, parent, suffix: str = ""):
-        """(FROM clause, target alias, conditions linking it to ``parent`` and filtering it)."""
+        """(FROM clause, target alias, junction alias or None, conditions linking it to ``parent``
+        and filtering it)."""
         assoc = include.association
         name = "->".join(include.path) + suffix
+        if include.per_parent:
+            return self.ranked_source(include, parent, name)
         target = self.alias(include.model, name)
+        junction = None
         if assoc.kind == "belongs_to_many":
             junction = self.alias(assoc.through, f"{name}->{assoc.through}")
             from_clause = junction.join(target, equal_keys(junction, assoc.other_key, target, assoc.target_key))
-            link = equal_keys(parent, assoc.source_key, junction, assoc.foreign_key)
+            link = sa.and_(equal_keys(parent, assoc.source_key, junction, assoc.foreign_key),
+                           *[c for c in [self.where(include.through_where, junction)] if c is not None])
         elif assoc.kind == "belongs_to":
             from_clause, link = target, equal_keys(parent, assoc.foreign_key, target, assoc.target_key)
         else:
             from_clause, link = target, equal_keys(parent, assoc.source_key, target, assoc.foreign_key)
         conditions = [link, self.where(include.scope, target), self.where(include.where, target)]
         conditions += [self.exists(child, target) for child in include.includes if child.required]
-        return from_clause, target, [c for c in conditions if c is not None]
+        return from_clause, target, junction, [c for c in conditions if c is not None]
+
+    def ranked(self, include: Include, name: str) -> sa.Subquery:
+        """A top-N include's rows with their number within each parent, as a derived table:
+
+            SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.<foreign key> ORDER BY <own order>, <key>)
+            FROM t WHERE <scope, where, paranoid, required children>
+
+        (for belongs_to_many the junction's rows, numbered by the target's order). The rows
+        numbered are exactly those the include would show, so the window keeps N of them.
+        It is uncorrelated, so MariaDB, which allows no outer reference in a derived table,
+        runs it too; the parent joins it on the foreign key and the rank.
+        """
+        assoc = include.association
+        target = self.alias(include.model, f"{name}~rows")
+        conditions = [self.where(include.scope, target), self.where(include.where, target)]
+        conditions += [self.exists(child, target) for child in include.includes if child.required]
+        if assoc.kind == "belongs_to_many":
+            junction = self.alias(assoc.through, f"{name}~links")
+            from_clause = junction.join(target, equal_keys(junction, assoc.other_key, target, assoc.target_key))
+            conditions.append(self.where(include.through_where, junction))
+            kept, partition = junction, [junction.c[c] for c in assoc.foreign_key]
+        else:
+            from_clause, kept, partition = target, target, [target.c[c] for c in assoc.foreign_key]
+        order = self.order_within(include, target, own_only=True)
+        rank = sa.func.row_number().over(partition_by=partition, order_by=order).label(RANK)
+        rows = sa.select(*kept.c, rank).select_from(from_clause)
+        return rows.where(*[c for c in conditions if c is not None]).subquery(name)
+
+    def ranked_source(self, include: Include, parent, name: str):
+        """``source`` of a top-N include: its ranked rows, the parent's N of them."""
+        assoc = include.association
+        ranked = self.ranked(include, f"{name}~ranked")
+        conditions = [equal_keys(parent, assoc.source_key, ranked, assoc.foreign_key), in_window(ranked, include)]
+        if assoc.kind != "belongs_to_many":
+            return ranked, ranked, None, conditions
+        target = self.alias(include.model, name)
+        from_clause = ranked.join(target, equal_keys(ranked, assoc.other_key, target, assoc.target_key))
+        return from_clause, target, ranked, conditions
 
     def exists(self, include: Include, parent):
-        from_clause, _, conditions = self.source(include, parent, suffix="?")
+        from_clause, _, _, conditions = self.source(include, parent, suffix="?")
         return sa.exists().select_from(from_clause).where(*conditions)
 
-    def order_within(self, include: Include, target) -> list:
-        """The query's order on this path, then the key: the join strategy's order within a parent."""
-        own = [(ref.column, desc) for ref, desc in self.query.order if ref.path == include.path]
+    def order_within(self, include: Include, target, own_only: bool = False) -> list:
+        """The join strategy's order within a parent: the query's order on this path and the
+        include's own order (``own_only``: that alone, as the top-N window counts), then the key."""
+        own = list(include.order) if own_only else self.query.list_order(include.path)
         keys = self.config.models[include.model].primary_key
         ordered = {column for column, _ in own}
         return [_order_key(target.c[column], desc) for column, desc in own] + \
             [target.c[column].asc() for column in keys if column not in ordered]
 
     def include_value(self, include: Include, parent):
-        from_clause, target, conditions = self.source(include, parent)
+        from_clause, target, junction, conditions = self.source(include, parent)
         pairs = [(column, json_exact(target.c[column])) for column in self.columns[include.path]]
+        if include.through_attributes:  # the junction row as an object under its model's name
+            through = [(column, json_exact(junction.c[column])) for column in self.columns[include.through_path]]
+            pairs.append((include.association.through, _object(through)))
         pairs += [(child.name, json_nested(self.include_value(child, target))) for child in include.includes]
         value = _object(pairs)
         # To-one includes are arrays too: several matching rows are an error when read (unnest),
@@ -258,7 +318,7 @@ def _order_key(column, desc: bool):
     return column.desc() if desc else column.asc()
 
 
-class _OneAlias:
+class OneAlias:
     """Stands in for the join compiler's alias registry: every path is the one alias."""
 
     def __init__(self, alias):

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ TOP_KEYS = ("databases", "models", "timeout", "max_rows", "reader", "engine")
 DATABASE_KEYS = ("url", "schema", "password", "catalog")
 # engine: a name, or a block of the engine's settings (see explorer.engines)
 ENGINE_KEYS = {"duckdb": ("threads", "memory_limit"), "spark": ("master", "conf", "jars")}
-MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations")
+MODEL_KEYS = ("database", "table", "primary_key", "columns", "associations", "paranoid")
 ASSOCIATION_KEYS = (*KINDS, "foreign_key", "source_key", "target_key", "through", "other_key", "scope",
                     "inferred")
 
@@ -100,6 +100,7 @@ class Model:
     associations: Mapping[str, Association] = field(hash=False, compare=False)
     primary_key_given: bool = True  # False: primary_key: is not set and defaults to id
     table_given: bool = True  # False: table: is not set and defaults to the model name lower-cased
+    paranoid: str | None = None  # the soft-delete column: rows where it is not NULL are hidden
 
 
 class Config:
@@ -158,6 +159,7 @@ class Config:
                 table = self._build_table(model)
                 self._check_primary_key(model, table)  # on error, not kept: the next use says it again
                 self._check_association_names(model, table)
+                self._check_paranoid(model, table)
                 self._tables[model_name] = table
             return self._tables[model_name]
 
@@ -248,6 +250,12 @@ class Config:
                               f"key is {_key_list(live)}: set {_key_setting(live)}.")
         raise ConfigError(f"{where}: {lacks} and no primary key, and the model sets no primary_key:; set "
                           f"primary_key: to the column(s) that identify a row{_suggestion('id', table.c.keys())}.")
+
+    def _check_paranoid(self, model: Model, table: sa.Table) -> None:
+        if model.paranoid is not None and model.paranoid not in table.c:
+            raise ConfigError(f"{self._located(f'models.{model.name}.paranoid')}: "
+                              f"{self._lacks(model, [model.paranoid], table)}; paranoid: names the "
+                              "soft-delete column (rows where it is not NULL are hidden).")
 
     def _check_association_names(self, model: Model, table: sa.Table) -> None:
         # In records the association's value would replace the column's (Sequelize refuses this too).
@@ -589,7 +597,17 @@ class _Loader:
         if columns is not None:
             self.check_listed_primary_key(primary_key, columns, "primary_key" in spec, path)
         return Model(name, database, str(spec.get("table", name.lower())), primary_key, columns, {},
-                     primary_key_given="primary_key" in spec, table_given="table" in spec)
+                     primary_key_given="primary_key" in spec, table_given="table" in spec,
+                     paranoid=self.paranoid(spec.get("paranoid"), (*path, "paranoid")))
+
+    def paranoid(self, raw: Any, path: tuple) -> str | None:
+        """``paranoid: deleted_at`` (Sequelize's paranoid with its deletedAt column)."""
+        if raw is None or raw is False:
+            return None
+        if not isinstance(raw, str) or not raw:
+            raise self.error(path, f"expected the name of the soft-delete column (paranoid: deleted_at), "
+                             f"got {raw!r}.")
+        return raw
 
     def check_listed_primary_key(self, primary_key: tuple[str, ...], columns: tuple[str, ...], given: bool,
                                  path: tuple) -> None:
@@ -607,8 +625,7 @@ class _Loader:
         raw_assocs = self.mapping(spec.get("associations") or {}, path)
         assocs = {name: self.association(model, str(name), value, models, (*path, name))
                   for name, value in raw_assocs.items()}
-        return Model(model.name, model.database, model.table, model.primary_key, model.columns, assocs,
-                     primary_key_given=model.primary_key_given, table_given=model.table_given)
+        return replace(model, associations=assocs)
 
     def association(self, source: Model, name: str, raw: Any, models: dict[str, Model], path: tuple) -> Association:
         spec = self.mapping(raw, path, ASSOCIATION_KEYS)

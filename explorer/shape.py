@@ -253,14 +253,15 @@ def join_tables(tables: dict[tuple, pd.DataFrame], layout: tuple[NodeLayout, ...
                     values = flat[label].to_numpy(dtype=object).copy()
                     values[unmatched] = pd.NA
                     flat[label] = pd.Series(values, index=flat.index, dtype=object)
-    return flat[[label for node in layout for label in node.labels]].reset_index(drop=True)
+    return flat[[label for node in layout for label in node.frame_labels]].reset_index(drop=True)
 
 
 def _frame_labels(node: NodeLayout, parent: NodeLayout | None) -> list[tuple[str, str]]:
     """(frame column, flat label) pairs of a node's frame: the parent's key, then the node's columns."""
     parent_pairs = [(f"{parent.frame_name}.{label.rsplit('.', 1)[-1]}", label)
                     for label in parent.key_labels] if parent else []
-    return parent_pairs + list(zip(node.columns, node.labels))
+    shown = set(node.frame_labels)
+    return parent_pairs + [(column, label) for column, label in zip(node.columns, node.labels) if label in shown]
 
 
 def node_frame(table: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None) -> pd.DataFrame:

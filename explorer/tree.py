@@ -28,8 +28,9 @@ OPERATOR_ALIASES = {"notLike": "not_like", "notILike": "not_ilike", "notIn": "no
                     ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 COMBINATORS = ("and", "or", "not")
 QUERY_KEYS = ("from", "attributes", "where", "include", "order", "limit", "offset", "strategy",
-              "timeout", "max_rows")
-INCLUDE_KEYS = ("attributes", "where", "required", "include")
+              "timeout", "max_rows", "paranoid")
+INCLUDE_KEYS = ("attributes", "where", "required", "through", "order", "limit", "offset", "paranoid", "include")
+THROUGH_KEYS = ("attributes", "where", "paranoid")
 STRATEGIES = ("auto", "join", "json")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
 _NESTED = re.compile(r"^\$(.+)\$$")
@@ -73,10 +74,27 @@ class Include:
     scope: Where | None
     required: bool
     includes: tuple[Include, ...]
+    # belongs_to_many: the junction's columns shown in each target record, and its filter
+    through_attributes: tuple[str, ...] = ()
+    through_where: Where | None = None
+    # to-many: the order of each parent's list, and which of its rows it keeps (top-N per parent)
+    order: tuple[tuple[str, bool], ...] = ()  # (column, descending)
+    limit: int | None = None
+    offset: int | None = None
 
     @property
     def name(self) -> str:
         return self.path[-1]
+
+    @property
+    def per_parent(self) -> bool:
+        """True when limit/offset keep only some of each parent's rows."""
+        return self.limit is not None or bool(self.offset)
+
+    @property
+    def through_path(self) -> tuple[str, ...]:
+        """The junction's node in the layout and records: under the target, named like its model."""
+        return (*self.path, self.association.through)
 
     @property
     def model(self) -> str:
@@ -112,10 +130,18 @@ class Query:
     def node(self, path: tuple[str, ...]) -> Include:
         return next(n for n in self.walk() if n.path == path)
 
+    def list_order(self, path: tuple[str, ...]) -> list[tuple[str, bool]]:
+        """How one include's list is ordered within its parent: the query's order items on that
+        path, then the include's own order (the primary key breaks the remaining ties)."""
+        own = [(ref.column, desc) for ref, desc in self.order if ref.path == path]
+        listed = {column for column, _ in own}
+        return own + [(column, desc) for column, desc in self.node(path).order if column not in listed]
+
     @property
     def param_names(self) -> list[str]:
         names: list[str] = []
-        for where in (self.where, *(n.where for n in self.walk()), *(n.scope for n in self.walk())):
+        wheres = [self.where] + [w for n in self.walk() for w in (n.where, n.scope, n.through_where)]
+        for where in wheres:
             names.extend(p for p in _params(where) if p not in names)
         return names
 
@@ -200,6 +226,7 @@ class _Parser:
         )
         nodes = {(): model, **{n.path: n.model for n in query.walk()}}
         where = self.where(raw.get("where"), model, "where", nodes, root=True)
+        where = _both(self.not_deleted(model, raw, ""), where)
         return replace(query, where=where, order=self.order(raw.get("order"), nodes))
 
     def includes(self, model: str, raw: Any, parent: tuple[str, ...], where: str) -> tuple[Include, ...]:
@@ -254,15 +281,76 @@ class _Parser:
             raise QueryError(f"{here}.required: expected true or false, got {required!r}.")
         scope = self.where(association.scope, target,
                            f"models.{model}.associations.{name}.scope", {(): target})
-        return Include(
+        include = Include(
             path=path,
             association=association,
             attributes=self.attributes(target, options.get("attributes"), f"{here}.attributes"),
             where=own_where,
-            scope=scope,
+            scope=_both(self.not_deleted(target, options, here), scope),  # paranoid: always applied
             required=required,
             includes=self.includes(target, options.get("include"), path, f"{here}.include"),
         )
+        return replace(include, **self.per_parent(include, options, here), **self.through(include, options, here))
+
+    # -- the options of belongs_to_many and to-many includes
+
+    def through(self, include: Include, options: dict, here: str) -> dict:
+        """through: {attributes, where, paranoid} of a belongs_to_many include."""
+        assoc = include.association
+        raw = options.get("through")
+        if raw is not None and assoc.kind != "belongs_to_many":
+            raise QueryError(f"{here}.through: {assoc.source}.{include.name} is a {assoc.kind}; only a "
+                             "belongs_to_many include has a junction to show or filter.")
+        if assoc.kind != "belongs_to_many":
+            return {}
+        raw = {} if raw is None else raw
+        if not isinstance(raw, Mapping):
+            raise QueryError(f"{here}.through: expected a mapping like {{attributes: [...], where: {{...}}}}, "
+                             f"got {raw!r}.")
+        self.check_keys(raw, THROUGH_KEYS, f"{here}.through")
+        junction = assoc.through
+        attributes = () if raw.get("attributes") is None else \
+            self.attributes(junction, raw["attributes"], f"{here}.through.attributes")
+        if attributes:
+            self.check_junction_name(include, here)
+        where = self.where(raw.get("where"), junction, f"{here}.through.where", {(): junction})
+        return {"through_attributes": attributes,
+                "through_where": _both(self.not_deleted(junction, raw, f"{here}.through"), where)}
+
+    def check_junction_name(self, include: Include, here: str) -> None:
+        # Records show the junction under its model's name, beside the target's own keys.
+        name = include.association.through
+        taken = [*include.attributes, *(child.name for child in include.includes)]
+        if name in taken:
+            raise QueryError(f"{here}.through.attributes: the junction's columns are shown under "
+                             f"{name!r}, which {include.model} already uses (a column or an include); "
+                             "leave one of them out.")
+
+    def per_parent(self, include: Include, options: dict, here: str) -> dict:
+        """order / limit / offset of a to-many include: each parent's list, as Sequelize's separate."""
+        given = [key for key in ("order", "limit", "offset") if options.get(key) is not None]
+        if not given:
+            return {}
+        assoc = include.association
+        if not assoc.to_many:
+            raise QueryError(f"{here}.{given[0]}: {assoc.source}.{include.name} is a {assoc.kind} (one "
+                             f"{include.model} per {assoc.source}); order, limit and offset apply to the "
+                             "lists of has_many and belongs_to_many includes.")
+        nodes = {(): include.model}
+        order = self.order(options.get("order"), nodes, f"{here}.order")
+        return {"order": tuple((ref.column, desc) for ref, desc in order),
+                "limit": self.count(options, "limit", here), "offset": self.count(options, "offset", here)}
+
+    def not_deleted(self, model: str, options: Mapping, here: str) -> Where | None:
+        """``<paranoid column> IS NULL`` for a paranoid model, unless the options say paranoid: false."""
+        shown = options.get("paranoid", True)
+        if not isinstance(shown, bool):
+            at = f"{here}.paranoid" if here else "paranoid"
+            raise QueryError(f"{at}: expected true or false, got {shown!r}.")
+        column = self.config.models[model].paranoid
+        if column is None or not shown:
+            return None
+        return Condition(ColumnRef((), column), "is", None)
 
     # -- small options
 
@@ -291,12 +379,12 @@ class _Parser:
                 raise QueryError(f"{where}: {model} has no column {name!r}." + did_you_mean(str(name), columns))
         return tuple(raw)
 
-    def count(self, raw: dict, key: str) -> int | None:
+    def count(self, raw: dict, key: str, where: str = "") -> int | None:
         value = raw.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise QueryError(f"{key}: expected a whole number >= 0, got {value!r}.")
+            raise QueryError(f"{where + '.' if where else ''}{key}: expected a whole number >= 0, got {value!r}.")
         return value
 
     def positive(self, raw: dict, key: str, kind: type):
@@ -312,15 +400,15 @@ class _Parser:
             raise QueryError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {value!r}.")
         return value
 
-    def order(self, raw: Any, nodes: dict[tuple, str]) -> tuple[tuple[ColumnRef, bool], ...]:
+    def order(self, raw: Any, nodes: dict[tuple, str], where: str = "order") -> tuple[tuple[ColumnRef, bool], ...]:
         if raw is None:
             return ()
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list):
-            raise QueryError(f"order: expected a list like [[name, asc]], got {raw!r}.")
+            raise QueryError(f"{where}: expected a list like [[name, asc]], got {raw!r}.")
         if len(items) == 2 and isinstance(items[1], str) and items[1].lower() in ("asc", "desc"):
             items = [items]  # a single [column, direction] pair
-        return tuple(self.order_item(item, nodes, f"order.{i}") for i, item in enumerate(items))
+        return tuple(self.order_item(item, nodes, f"{where}.{i}") for i, item in enumerate(items))
 
     def order_item(self, item: Any, nodes: dict[tuple, str], where: str) -> tuple[ColumnRef, bool]:
         direction = "asc"
@@ -409,6 +497,12 @@ class _Parser:
         if op in ("like", "not_like", "ilike", "not_ilike") and not isinstance(operand, (str, Param)):
             raise QueryError(f"{where}: {op} expects a text pattern, got {operand!r}.")
         return operand
+
+
+def _both(first: Where | None, second: Where | None) -> Where | None:
+    if first is None or second is None:
+        return first or second
+    return BoolOp("and", (first, second))
 
 
 def _param(value: Any) -> Any:

@@ -62,13 +62,15 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
     key_columns = {node.path: node.columns[: len(node.key_labels)] for node in layout[1:]}
 
     def walk(value, node: NodeLayout, chain: tuple) -> None:
-        if value is None:
+        if node.junction:  # the junction row: one object inside its target's object
+            value = [value]
+        elif value is None:
             if counted:  # [count, list] is never NULL: the server dropped a value too long to send
                 raise ExecutionError(_cut(node))
             return
         if isinstance(value, (str, bytes)):
             value = _decode(value, node)
-        if counted:
+        if counted and not node.junction:
             count, value = value
             value = value or []
             if len(value) != count:
@@ -103,7 +105,8 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         exact = [object_array(v) if label in chains[()] else typed(label, v)
                  for label, v in zip(labels_here, values)]
         table = _table(labels_here, exact)
-        tables[node.path] = sort_children(table, node, chains[node.parent], compiled) if sort else table
+        sorted_here = sort and node.to_many  # a junction row is one per target: nothing to sort
+        tables[node.path] = sort_children(table, node, chains[node.parent], compiled) if sorted_here else table
     return tables
 
 
@@ -168,8 +171,8 @@ def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str]
     as SQLite orders: NULL first ascending and last descending, text by code point (BINARY)."""
     if table.empty:
         return table
-    order = [(label, desc) for ref, desc in compiled.query.order
-             if ref.path == node.path and (label := ".".join((*ref.path, ref.column))) in table.columns]
+    order = [(label, desc) for column, desc in compiled.query.list_order(node.path)
+             if (label := ".".join((*node.path, column))) in table.columns]
     order += [(label, False) for label in node.key_labels]
     keys = {"~parent": table.groupby(parent_chain, sort=False, dropna=False).ngroup().to_numpy()}
     ascending = [True]
