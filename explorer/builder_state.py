@@ -1,9 +1,11 @@
 """The builder's state: the include query tree as plain data, apart from any widget.
 
 ``NodeState`` holds one model of the tree (attributes, required, where rows, the ticked
-children); it converts to and from the query options YAML loads to, so the builder and a
-``%%crossquery`` cell describe the same query. Where conditions are edited as rows
-``[column, operator, value]`` joined by one combinator; values are typed as YAML.
+children, and where they apply: a belongs_to_many's junction options, a to-many include's
+own order/limit/offset, ``paranoid: false``); it converts to and from the query options YAML
+loads to, so the builder and a ``%%crossquery`` cell describe the same query. Where conditions
+are edited as rows ``[column, operator, value]`` joined by one combinator; values are typed as
+YAML.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ class NodeState:
     combinator: str = "and"
     conditions: list[list[Any]] = field(default_factory=list)  # [column, operator, value]
     extra_where: dict | None = None        # where clauses the builder cannot edit, kept as written
+    # belongs_to_many: the junction's options (through: {attributes, where, paranoid})
+    through_attributes: list[str] | None = None  # None: no key (the junction shows no column)
+    through_where: dict | None = None            # kept as written: the builder has no control for it
+    through_paranoid: bool | None = None         # False: soft-deleted links shown too; None: no key
+    # to-many includes: each parent's own list (the root's order/limit/offset are the query's)
+    order: list[list[str]] = field(default_factory=list)  # [[column, asc|desc], ...]
+    limit: int | None = None
+    offset: int | None = None
+    paranoid: bool | None = None  # False: soft-deleted rows shown too; None: no key (they are hidden)
     children: dict[str, NodeState] = field(default_factory=dict)
 
     def where(self) -> dict | None:
@@ -45,18 +56,30 @@ class NodeState:
         return {"and": [dict(self.extra_where), built]}
 
     def options(self) -> dict:
-        """This node's options as a query mapping (without ``from`` or the root's extras)."""
-        options: dict[str, Any] = {}
-        if self.attributes is not None:
-            options["attributes"] = list(self.attributes)
-        if self.path and self.required is not None:
-            options["required"] = self.required
-        where = self.where()
-        if where:
-            options["where"] = where
-        if self.children:
-            options["include"] = [child.include_item() for child in self.children.values()]
-        return options
+        """This node's options as a query mapping (without ``from`` or the root's order/limit/offset).
+
+        Keys come in one fixed order, so the YAML of a query always reads the same: attributes,
+        required, where, through, order, limit, offset, paranoid, include.
+        """
+        items = (
+            ("attributes", None if self.attributes is None else list(self.attributes)),
+            ("required", self.required if self.path else None),
+            ("where", self.where() or None),
+            ("through", self.through() or None),
+            ("order", [list(item) for item in self.order] or None),
+            ("limit", self.limit),
+            ("offset", self.offset),
+            ("paranoid", self.paranoid),
+            ("include", [child.include_item() for child in self.children.values()] or None),
+        )
+        return {key: value for key, value in items if value is not None}
+
+    def through(self) -> dict:
+        """A belongs_to_many's ``through:`` mapping (attributes, where, paranoid); empty when none."""
+        attributes = None if self.through_attributes is None else list(self.through_attributes)
+        items = (("attributes", attributes), ("where", self.through_where),
+                 ("paranoid", self.through_paranoid))
+        return {key: value for key, value in items if value is not None}
 
     def include_item(self) -> str | dict:
         options = self.options()
@@ -125,13 +148,36 @@ def state_from_options(config: Config, model: str, options: dict, path: tuple[st
     """A node state from a query (root) or include options, checked against the config."""
     combinator, rows, extra = where_to_conditions(options.get("where"))
     node = NodeState(model, path, _attributes(options.get("attributes")), options.get("required"),
-                     combinator, rows, extra)
+                     combinator, rows, extra, paranoid=options.get("paranoid"))
+    if path:  # the root's order/limit/offset belong to the query and its own controls
+        _read_include_options(node, options)
     associations = config.models[model].associations
     for name, child in _include_items(options.get("include")):
         if name not in associations:
             raise QueryError(f"include.{name}: {model} has no association {name!r}.")
         node.children[name] = state_from_options(config, associations[name].target, child, (*path, name))
     return node
+
+
+def _read_include_options(node: NodeState, options: dict) -> None:
+    """The include-only options: the junction's (``through``), the list's order, limit and offset."""
+    through = options.get("through")
+    through = through if isinstance(through, dict) else {}
+    node.through_attributes = _attributes(through.get("attributes"))
+    node.through_where = through.get("where")
+    node.through_paranoid = through.get("paranoid")
+    node.order = [list(item) for item in order_items(options.get("order"))]
+    node.limit, node.offset = options.get("limit"), options.get("offset")
+
+
+def order_items(raw: Any) -> list[tuple[str, str]]:
+    """An ``order`` option as (column, asc|desc) pairs: ``name``, ``[name, desc]`` or a list of them."""
+    if not raw:
+        return []
+    items = [raw] if isinstance(raw, str) else raw
+    if len(items) == 2 and isinstance(items[1], str) and items[1].lower() in ("asc", "desc"):
+        items = [items]
+    return [(i, "asc") if isinstance(i, str) else (i[0], str(i[1]).lower()) for i in items]
 
 
 def _attributes(raw: Any) -> list[str] | None:
@@ -156,6 +202,16 @@ def format_value(value: Any) -> str:
     """A condition value as the text a user would type (YAML flow style)."""
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
     return text.removesuffix("\n...\n").strip()
+
+
+def parse_count(text: str) -> int | None:
+    """A limit or offset as typed: blank is none, else a whole number >= 0 (ValueError otherwise)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):  # "-1", "2.5", "ten"
+        raise ValueError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def parse_value(op: str, text: str) -> Any:

@@ -165,9 +165,9 @@ def in_window(ranked, include: Include):
     """The rows a top-N include keeps of each parent's: ``offset < rank <= offset + limit``."""
     offset = include.offset or 0
     rank = ranked.c[RANK]
-    kept = [rank > offset]
+    kept = [rank > sa.bindparam("rank_after", offset, unique=True)]
     if include.limit is not None:
-        kept.append(rank <= offset + include.limit)
+        kept.append(rank <= sa.bindparam("rank_upto", offset + include.limit, unique=True))
     return sa.and_(*kept)
 
 
@@ -249,11 +249,12 @@ class JsonCompiler:
         runs it too; the parent joins it on the foreign key and the rank.
         """
         assoc = include.association
-        target = self.alias(include.model, f"{name}~rows")
+        inner = "->".join(include.path)  # the derived table's own scope: names need not differ outside
+        target = self.alias(include.model, f"{inner}~rows")
         conditions = [self.where(include.scope, target), self.where(include.where, target)]
         conditions += [self.exists(child, target) for child in include.includes if child.required]
         if assoc.kind == "belongs_to_many":
-            junction = self.alias(assoc.through, f"{name}~links")
+            junction = self.alias(assoc.through, f"{inner}~links")
             from_clause = junction.join(target, equal_keys(junction, assoc.other_key, target, assoc.target_key))
             conditions.append(self.where(include.through_where, junction))
             kept, partition = junction, [junction.c[c] for c in assoc.foreign_key]

@@ -4,8 +4,10 @@
 as nested nodes (a checkbox per association; a node's children are built only
 when it is checked, so cycles such as ``User.referrals.referrals`` never expand
 by themselves), per node the attributes, a required toggle and where
-conditions, the root's order, limit and offset, a live SQL preview, a Run
-button and exports. ``builder.query`` is the query dict, ``builder.sql`` its
+conditions, and where they apply the junction's columns (belongs_to_many), the
+list's own order, limit and offset (to-many includes) and "show deleted"
+(paranoid models); the root's order, limit and offset, a live SQL preview, a
+Run button and exports. ``builder.query`` is the query dict, ``builder.sql`` its
 one statement, ``builder.run()`` runs it; ``explorer.builder(config, query)``
 opens an existing query, and builder -> YAML -> builder gives the same query.
 The state the controls edit lives in ``explorer.builder_state``; putting the
@@ -27,10 +29,12 @@ from explorer.builder_state import (
     COMBINATORS,
     NodeState,
     format_value,
+    order_items,
+    parse_count,
     parse_value,
     state_from_options,
 )
-from explorer.config import Config
+from explorer.config import Association, Config
 from explorer.display import sql_html
 from explorer.errors import ExplorerError
 from explorer.export import to_yaml
@@ -38,6 +42,8 @@ from explorer.frontend import connect_frontend, insert_cell_below
 from explorer.tree import OPERATORS, read_query
 
 INDENT = w.Layout(margin="2px 0 2px 18px", padding="0 0 0 6px", border_left="2px solid #ccc")
+DIRECTION_STYLE = {"button_width": "64px"}  # wide enough for "desc" in full
+WIDE_LABEL = {"description_width": "initial"}
 
 
 # ---------------------------------------------------------------------------
@@ -47,9 +53,10 @@ INDENT = w.Layout(margin="2px 0 2px 18px", padding="0 0 0 6px", border_left="2px
 class NodeWidget:
     """The controls of one node; each control has one observer that updates the state."""
 
-    def __init__(self, builder: Builder, state: NodeState):
+    def __init__(self, builder: Builder, state: NodeState, association: Association | None = None):
         self.builder = builder
         self.state = state
+        self.association = association  # how the parent reaches this node; None for the root
         self._syncing = False
         self.columns = [str(c) for c in builder.config.columns(state.model)]
         self.children: dict[str, NodeWidget] = {}
@@ -66,6 +73,7 @@ class NodeWidget:
         self.conditions_box = w.VBox()
         self.add_condition = w.Button(description="+ condition", layout=w.Layout(width="120px"))
         self.add_condition.on_click(lambda _: self.new_condition())
+        self._optional_controls()
         self.checkboxes = {name: self._association_checkbox(name) for name in self._associations()}
         self.children_box = w.VBox()
         self.box = w.VBox(self._parts(), layout=INDENT if state.path else w.Layout())
@@ -82,8 +90,17 @@ class NodeWidget:
         parts = [label, self.attributes]
         parts += [self.required] if self.state.path else []
         assoc = w.HBox(list(self.checkboxes.values()), layout=w.Layout(flex_flow="row wrap"))
-        return [*parts, w.HBox([self.combinator, self.add_condition]), self.conditions_box,
-                w.Label("include:") if self.checkboxes else w.Label(""), assoc, self.children_box]
+        return [*parts, *self._optional_rows(), w.HBox([self.combinator, self.add_condition]),
+                self.conditions_box, w.Label("include:") if self.checkboxes else w.Label(""), assoc,
+                self.children_box]
+
+    def _optional_rows(self) -> list[w.Widget]:
+        """One row per group of the optional controls this node has."""
+        rows = [[self.show_deleted], [self.through_attributes, self.show_deleted_links],
+                [self.order_column, self.order_direction, self.limit, self.offset]]
+        boxes = [w.HBox([c for c in row if c is not None], layout=w.Layout(flex_flow="row wrap"))
+                 for row in rows if any(c is not None for c in row)]
+        return boxes + ([self.count_message] if self.limit is not None else [])
 
     def _database(self) -> str:
         return self.builder.config.models[self.state.model].database
@@ -98,6 +115,62 @@ class NodeWidget:
         box = w.Checkbox(value=False, description=f"{name} → {association.target}{cross}", indent=False,
                          layout=w.Layout(width="auto"))
         box.observe(lambda change, name=name: self._on_include(name, change["new"]), "value")
+        return box
+
+    # -- controls only some nodes have (None on the others)
+
+    def _optional_controls(self) -> None:
+        """show deleted (paranoid models), the junction's (belongs_to_many), the list's (to-many)."""
+        association = self.association
+        many_to_many = association is not None and association.kind == "belongs_to_many"
+        to_many = association is not None and association.to_many
+        self.show_deleted = self._show_deleted(self.state.model, "show deleted", "paranoid")
+        self.through_attributes = self._through_attributes() if many_to_many else None
+        self.show_deleted_links = (self._show_deleted(association.through, "show deleted links",
+                                                      "through_paranoid") if many_to_many else None)
+        self.order_column, self.order_direction = self._list_order() if to_many else (None, None)
+        self.limit = self._count_box("limit") if to_many else None
+        self.offset = self._count_box("offset") if to_many else None
+        self.count_message = w.Label(style={"text_color": "#a00"})
+        self._count_problems: dict[str, str] = {}
+
+    def _show_deleted(self, model: str, label: str, key: str) -> w.Checkbox | None:
+        """A "show deleted" box for a paranoid model: ticked writes ``paranoid: false`` at ``key``."""
+        column = self.builder.config.models[model].paranoid
+        if column is None:
+            return None
+        box = w.Checkbox(value=getattr(self.state, key) is False, description=f"{label} ({column} set)",
+                         indent=False, layout=w.Layout(width="auto"))
+        box.observe(lambda change: self._on_show_deleted(key, change["new"]), "value")
+        return box
+
+    def _through_attributes(self) -> w.SelectMultiple:
+        """The junction's columns each target record shows (through.attributes); none by default."""
+        junction = self.association.through
+        columns = [str(c) for c in self.builder.config.columns(junction)]
+        chosen = tuple(c for c in self.state.through_attributes or () if c in columns)
+        control = w.SelectMultiple(options=columns, value=chosen, rows=min(4, len(columns)),
+                                   description=f"{junction} columns", style=WIDE_LABEL)
+        control.observe(self._on_through_attributes, "value")
+        return control
+
+    def _list_order(self) -> tuple[w.Dropdown, w.ToggleButtons]:
+        """order by (a column of this node, or none) and its direction, for each parent's list."""
+        column, direction = self.state.order[0] if self.state.order else ("", "asc")
+        choices = [("(none)", ""), *((c, c) for c in self.columns)]
+        choices += [(column, column)] if column and column not in self.columns else []
+        dropdown = w.Dropdown(options=choices, value=column, description="order by", style=WIDE_LABEL)
+        toggle = w.ToggleButtons(options=("asc", "desc"), value=direction, style=DIRECTION_STYLE)
+        dropdown.observe(self._on_list_order, "value")
+        toggle.observe(self._on_list_order, "value")
+        return dropdown, toggle
+
+    def _count_box(self, key: str) -> w.Text:
+        """limit / offset of each parent's list: digits, blank for none."""
+        value = getattr(self.state, key)
+        box = w.Text(value="" if value is None else str(value), description=key, placeholder="none",
+                     style=WIDE_LABEL, layout=w.Layout(width="140px"))
+        box.observe(lambda change: self._on_count(key, change["new"]), "value")
         return box
 
     def _effective_required(self) -> bool:
@@ -117,6 +190,32 @@ class NodeWidget:
             return
         if change["new"] != self._effective_required():
             self.state.required = change["new"]
+        self.builder.refresh()
+
+    def _on_show_deleted(self, key: str, ticked: bool) -> None:
+        setattr(self.state, key, False if ticked else None)
+        self.builder.refresh()
+
+    def _on_through_attributes(self, change) -> None:
+        chosen = [c for c in self.through_attributes.options if c in change["new"]]
+        self.state.through_attributes = chosen or None
+        self.builder.refresh()
+
+    def _on_list_order(self, _change) -> None:
+        # The controls edit the first order item; items after it (written in YAML) stay while it is
+        # set, and "(none)" clears the whole order.
+        column, direction = self.order_column.value, self.order_direction.value
+        self.state.order = [[column, direction], *self.state.order[1:]] if column else []
+        self.builder.refresh()
+
+    def _on_count(self, key: str, text: str) -> None:
+        try:
+            setattr(self.state, key, parse_count(text))
+            self._count_problems.pop(key, None)
+        except ValueError as exc:  # not applied until it is a number; said next to the boxes
+            setattr(self.state, key, None)
+            self._count_problems[key] = f"{key}: {exc}; not applied."
+        self.count_message.value = " ".join(self._count_problems.values())
         self.builder.refresh()
 
     def _on_combinator(self, change) -> None:
@@ -144,7 +243,8 @@ class NodeWidget:
 
     def _show_child(self, name: str) -> None:
         if name not in self.children:
-            self.children[name] = NodeWidget(self.builder, self.state.children[name])
+            association = self._associations()[name]
+            self.children[name] = NodeWidget(self.builder, self.state.children[name], association)
             self.children_box.children = [c.box for c in self.children.values()]
 
     # -- conditions
@@ -336,7 +436,7 @@ class Builder:
         self._shown_text: Callable[[], str] | None = None
         self.yaml_box = w.Textarea(layout=w.Layout(width="100%", height="12em", display="none"))
         self.status = w.Label()
-        for item in _order_items(raw.get("order")):
+        for item in order_items(raw.get("order")):
             self.new_order(*item)
         self.widget = w.VBox([self.model, self.root_box, w.HBox([self.add_order, self.order_box]),
                               w.HBox([self.limit, self.offset]), w.Label("SQL (live preview):"),
@@ -437,15 +537,6 @@ class Builder:
         names = explorer.parse_query(self.config, self.query).param_names
         namespace = shell.user_ns if shell is not None else {}
         return {name: namespace[name] for name in names if name in namespace}
-
-
-def _order_items(raw: Any) -> list[tuple[str, str]]:
-    if not raw:
-        return []
-    items = [raw] if isinstance(raw, str) else raw
-    if len(items) == 2 and isinstance(items[1], str) and items[1].lower() in ("asc", "desc"):
-        items = [items]
-    return [(i, "asc") if isinstance(i, str) else (i[0], str(i[1]).lower()) for i in items]
 
 
 def builder(config: Config, query: Any = None, config_ref: str | None = None) -> Builder:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 
+import library
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
-
 
 import explorer
 from explorer import demo
@@ -144,3 +144,51 @@ def one_server_shop(mysql_shop) -> explorer.Config:
     from shopcases import extended
 
     return extended(mysql_shop)
+
+
+# ---------------------------------------------------------------------------
+# The lending library (tests/library.py): paranoid models, junction attributes, top-N per parent.
+
+
+def library_names() -> dict[str, str]:
+    """Real database/schema names of the library for this test process (logical name -> real name)."""
+    return {name: PREFIX + name for name in library.LIBRARY_TABLES}
+
+
+@pytest.fixture(scope="session")
+def library_sqlite_dict(tmp_path_factory) -> dict:
+    """The library's config dict on lending.db and catalog.db (absolute sqlite URLs)."""
+    return library.build_sqlite(tmp_path_factory.mktemp("library"))
+
+
+@pytest.fixture(scope="session")
+def library_mysql_dict() -> dict:
+    try:
+        config = library.build_mysql(MYSQL_SERVER, library_names())
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
+    yield config
+    library.drop_mysql(MYSQL_SERVER, library_names())
+
+
+@pytest.fixture(scope="session")
+def library_postgresql_dict() -> dict:
+    try:
+        _ensure_postgres_database()
+        config = library.build_postgresql(postgres_url(), library_names())
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        _unavailable("PostgreSQL at " + POSTGRES_SERVER, exc)
+    yield config
+    library.drop_postgresql(postgres_url(), library_names())
+
+
+@pytest.fixture(params=[
+    pytest.param("sqlite"),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+])
+def library_dict(request) -> dict:
+    """The library's config dict on each backend in turn (a fresh copy: tests may change it)."""
+    import copy
+
+    return copy.deepcopy(request.getfixturevalue(f"library_{request.param}_dict"))

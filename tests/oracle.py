@@ -6,15 +6,30 @@ explorer uses), and the include tree is evaluated in Python:
 
 * each association kind is a join on its keys (belongs_to_many through the
   junction rows), with the association's scope and the include's ``where``;
+* paranoid models (``paranoid: <column>`` in the config) hide rows whose
+  column is not NULL: the root's unless the query says ``paranoid: false``
+  (the root only, as Sequelize), an include's targets unless its options say
+  ``paranoid: false``, a belongs_to_many's junction rows unless its options
+  say ``through: {paranoid: false}``; paranoid never changes ``required``;
+* a belongs_to_many include's ``through: {where, attributes}``: the where
+  filters the junction rows (on the junction row alone); the attributes
+  show, in each target record after its own attributes and before its
+  includes, ``{<junction model>: {column: value, ...}}`` (with ``keys``, the
+  junction's primary key first);
 * an include's subtree is expanded into partial joined rows; a required
   include without a match removes its parent's row, an optional one leaves a
   row of NULLs (so a required include below an optional one only removes the
   optional parent, as Sequelize's nested join does);
+* top-N per parent: a to-many include with ``limit``/``offset`` keeps, for
+  each parent row, the slice of its candidates (the matching targets whose own
+  subtree survives) sorted by the include's ``order``, then the target's
+  primary key; ``limit: 0`` keeps none, so a required one removes the parent;
 * the root ``where`` (``$nested.path.column$`` included) is evaluated on every
-  flat joined row with SQL's three-valued logic;
+  flat joined row with SQL's three-valued logic, after the top-N;
 * ``limit``/``offset`` count roots (those with at least one surviving row);
 * records are nested as Sequelize's ``toJSON()``: to-many -> list, to-one ->
-  dict or None, ordered by the user's order, then primary keys.
+  dict or None, ordered by the user's order, then primary keys (a to-many
+  include's own ``order`` just before its key).
 
 It shares nothing with explorer's tree, compile or shape code: it reads the
 query as a raw dict and only takes keys and table names from the Config.
@@ -86,6 +101,18 @@ class Node:
     scope: Any
     required: bool
     children: list[Node] = field(default_factory=list)
+    paranoid: bool = True           # hide the target's soft-deleted rows (when its model is paranoid)
+    through_paranoid: bool = True   # hide the junction's soft-deleted rows
+    through_where: Any = None       # parsed where on the junction row
+    through_attributes: tuple[str, ...] = ()
+    order: list[tuple[str, bool]] = field(default_factory=list)  # (column of the target, desc)
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def per_parent(self) -> bool:
+        """True when limit/offset keep only a slice of each parent's targets."""
+        return self.to_many and (self.limit is not None or bool(self.offset))
 
     @property
     def to_many(self) -> bool:
@@ -161,7 +188,7 @@ def include_items(raw: Any) -> list[tuple[str, dict]]:
 def build_tree(config, query: Mapping, params: Mapping[str, Any]) -> Node:
     model = query["from"]
     root = Node((), model, None, None, _attributes(config, model, query.get("attributes")),
-                None, None, True)
+                None, None, True, paranoid=query.get("paranoid", True) is not False)
     root.children = _children(config, model, query.get("include"), (), params)
     return root
 
@@ -171,10 +198,17 @@ def _children(config, model: str, raw: Any, parent: tuple, params) -> list[Node]
     for name, options in include_items(raw):
         assoc = config.models[model].associations[name]
         where = parse_where(options.get("where"), params)
+        through = options.get("through") or {}
         node = Node((*parent, name), assoc.target, assoc.kind, assoc,
                     _attributes(config, assoc.target, options.get("attributes")),
                     where, parse_where(assoc.scope, params),
-                    options.get("required", where is not None))
+                    options.get("required", where is not None),
+                    paranoid=options.get("paranoid", True) is not False,
+                    through_paranoid=through.get("paranoid", True) is not False,
+                    through_where=parse_where(through.get("where"), params),
+                    through_attributes=tuple(dict.fromkeys(through.get("attributes") or ())),
+                    order=[_own_order_item(item) for item in _order_items(options.get("order"))],
+                    limit=options.get("limit"), offset=options.get("offset") or 0)
         node.children = _children(config, assoc.target, options.get("include"), node.path, params)
         nodes.append(node)
     return nodes
@@ -238,7 +272,7 @@ class Oracle:
         root = build_tree(self.config, query, params or {})
         where = parse_where(query.get("where"), params or {})
         order = [_order_item(item) for item in _order_items(query.get("order"))]
-        rows = [flat for row in self.tables[root.model]
+        rows = [flat for row in self._visible(root.model, self.tables[root.model], root.paranoid)
                 for flat in self._expand(root.children, row, {(): row})]
         rows = [r for r in rows if self.evaluate(where, r) is True]
         rows = self._limit(root, rows, order, query.get("limit"), query.get("offset"))
@@ -248,11 +282,13 @@ class Oracle:
     # -- joining
 
     def _expand(self, children: list[Node], row: dict, base: dict) -> list[dict]:
-        """Partial flat rows for the subtree below ``row``: {path: row}; a missing path is NULL."""
+        """Partial flat rows for the subtree below ``row``: {path: row}; a missing path is NULL.
+
+        A belongs_to_many's junction row sits under ``junction_key(path)``.
+        """
         combos = [base]
         for child in children:
-            options = [sub for target in self._matches(child, row)
-                       for sub in self._expand(child.children, target, {child.path: target})]
+            options = self._options(child, row)
             if not options:
                 if child.required:
                     return []
@@ -260,18 +296,44 @@ class Oracle:
             combos = [{**a, **b} for a in combos for b in options]
         return combos
 
-    def _matches(self, node: Node, parent: dict) -> list[dict]:
+    def _options(self, node: Node, parent: dict) -> list[dict]:
+        """The partial rows ``node`` adds below one parent row: each kept target with its subtree."""
+        pk = self.config.models[node.model].primary_key
+        candidates: dict[tuple, tuple[dict, list[dict]]] = {}  # target key -> (target, its partial rows)
+        for target, junction in self._matches(node, parent):
+            base = {node.path: target} if junction is None else {node.path: target, junction_key(node.path): junction}
+            subtree = self._expand(node.children, target, base)
+            if subtree:  # a target whose required sub-includes find nothing is no candidate
+                candidates.setdefault(tuple(target[c] for c in pk), (target, []))[1].extend(subtree)
+        kept = list(candidates.values())
+        if node.per_parent:
+            spec = [((), column, desc) for column, desc in node.order] + [((), c, False) for c in pk]
+            kept.sort(key=functools.cmp_to_key(lambda a, b: self._compare({(): a[0]}, {(): b[0]}, spec)))
+            kept = kept[node.offset:None if node.limit is None else node.offset + node.limit]
+        return [sub for _, subtree in kept for sub in subtree]
+
+    def _matches(self, node: Node, parent: dict) -> list[tuple[dict, dict | None]]:
+        """(target, junction row or None) for every target of ``node`` that joins ``parent``."""
         a = node.association
-        targets = self.tables[node.model]
+        targets = self._visible(node.model, self.tables[node.model], node.paranoid)
         if node.kind == "belongs_to":
-            found = [t for t in targets if _keys_equal(parent, a.foreign_key, t, a.target_key)]
+            found = [(t, None) for t in targets if _keys_equal(parent, a.foreign_key, t, a.target_key)]
         elif node.kind in ("has_one", "has_many"):
-            found = [t for t in targets if _keys_equal(parent, a.source_key, t, a.foreign_key)]
+            found = [(t, None) for t in targets if _keys_equal(parent, a.source_key, t, a.foreign_key)]
         else:
-            found = [t for j in self.tables[a.through] if _keys_equal(parent, a.source_key, j, a.foreign_key)
-                     for t in targets if _keys_equal(j, a.other_key, t, a.target_key)]
-        return [t for t in found if self.evaluate(node.scope, {(): t}) is True
+            junctions = [j for j in self._visible(a.through, self.tables[a.through], node.through_paranoid)
+                         if _keys_equal(parent, a.source_key, j, a.foreign_key)
+                         and self.evaluate(node.through_where, {(): j}) is True]
+            found = [(t, j) for j in junctions for t in targets if _keys_equal(j, a.other_key, t, a.target_key)]
+        return [(t, j) for t, j in found if self.evaluate(node.scope, {(): t}) is True
                 and self.evaluate(node.where, {(): t}) is True]
+
+    def _visible(self, model: str, rows: list[dict], paranoid: bool) -> list[dict]:
+        """The rows a query sees: without the soft-deleted ones when the model is paranoid."""
+        column = getattr(self.config.models[model], "paranoid", None)
+        if column is None or not paranoid:
+            return rows
+        return [r for r in rows if r[column] is None]
 
     # -- where, with SQL's three-valued logic (None is unknown)
 
@@ -337,11 +399,12 @@ class Oracle:
     # -- order and limit
 
     def _sort_spec(self, root: Node, order) -> list[tuple[tuple, str, bool]]:
-        """The user's order, then the root's key and every to-many node's key (parents first)."""
+        """The user's order, then the root's key and every to-many node's own order and key (parents first)."""
         spec = list(order)
         spec += [((), c, False) for c in self.config.models[root.model].primary_key]
         for node in root.walk():
             if node.to_many:
+                spec += [(node.path, column, desc) for column, desc in node.order]
                 spec += [(node.path, c, False) for c in self.config.models[node.model].primary_key]
         return spec
 
@@ -395,6 +458,13 @@ class Oracle:
             own = group[0][node.path]
             shown = dict.fromkeys((*pk, *node.attributes)) if self.keys else node.attributes
             record = {c: own[c] for c in shown}
+            if node.through_attributes:
+                junction = group[0][junction_key(node.path)]
+                through = node.association.through
+                columns = node.through_attributes
+                if self.keys:
+                    columns = dict.fromkeys((*self.config.models[through].primary_key, *columns))
+                record[through] = {c: junction[c] for c in columns}
             for child in node.children:
                 nested = self._nest(child, group)
                 record[child.path[-1]] = nested if child.to_many else (nested[0] if nested else None)
@@ -425,6 +495,18 @@ def _order_item(item) -> tuple[tuple, str, bool]:
     match = _NESTED.match(text)
     *path, column = (match.group(1) if match else text).split(".")
     return tuple(path), column, direction.lower() == "desc"
+
+
+def _own_order_item(item) -> tuple[str, bool]:
+    """An include's own order item: a column of its target and whether it is descending."""
+    path, column, desc = _order_item(item)
+    assert not path, f"an include's order names its own columns, not {item!r}"
+    return column, desc
+
+
+def junction_key(path: tuple) -> tuple:
+    """Where a flat row keeps the junction row of the belongs_to_many at ``path`` (never a path)."""
+    return ("through", path)
 
 
 def _keys_equal(left: dict, left_keys, right: dict, right_keys) -> bool:

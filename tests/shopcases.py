@@ -101,6 +101,17 @@ CASES: dict[str, dict] = {
         "where": {"or": [{"name": "Eve"}, {"$orders.status$": "cancelled"}]},
         "include": [{"orders": {"attributes": ["id", "status"]}}],
     },
+    "junction_attributes": {
+        "from": "Order", "attributes": ["id", "status"], "order": [["id", "desc"]], "limit": 4,
+        "include": [{"products": {"attributes": ["name"],
+                                  "through": {"attributes": ["quantity"], "where": {"quantity": {"gte": 1}}}}}],
+    },
+    "top_n_per_parent": {
+        "from": "User", "attributes": ["id", "name"],
+        "include": [{"orders": {"attributes": ["id", "total"], "order": [["total", "desc"]], "limit": 2, "offset": 1,
+                                "include": [{"products": {"attributes": ["name"], "order": [["price", "desc"]],
+                                                          "limit": 1}}]}}],
+    },
 }
 
 # Cases that use the extra associations of ``extended``.

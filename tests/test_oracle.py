@@ -79,14 +79,18 @@ def frame_rows(result) -> dict[str, set[tuple]]:
 def frames_from_records(config, query, records: list[dict]) -> dict[str, set[tuple]]:
     """What Result.frames must hold: every node once per parent, with the parent's key first."""
     frames: dict[str, set[tuple]] = {query.model: set(), **{node.key: set() for node in query.walk()}}
+    junctions = {node.path: node.association.through for node in query.walk() if node.through_attributes}
+    frames.update({f"{'.'.join(path)}.{through}": set() for path, through in junctions.items()})
 
     def visit(model, path, items, parent_key):
         name = ".".join(path) if path else query.model
         children = [n for n in query.walk() if n.path[:-1] == path]
+        nested = {n.name for n in children} | ({junctions[path]} if path in junctions else set())
         for record in items:
-            frames[name].add(parent_key + tuple((c, v) for c, v in record.items()
-                                                if c not in {n.name for n in children}))
+            frames[name].add(parent_key + tuple((c, v) for c, v in record.items() if c not in nested))
             key = tuple((f"{name}.{c}", record[c]) for c in config.models[model].primary_key)
+            if path in junctions:  # the junction row, under its target with the target's key
+                frames[f"{name}.{junctions[path]}"].add(key + tuple(record[junctions[path]].items()))
             for child in children:
                 value = record[child.name]
                 visit(child.model, child.path, value if isinstance(value, list) else [value] if value else [], key)

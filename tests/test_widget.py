@@ -11,9 +11,12 @@ import explorer
 from explorer.builder_state import (
     conditions_to_where,
     format_value,
+    parse_count,
     parse_value,
+    state_from_options,
     where_to_conditions,
 )
+from explorer.display import sql_html
 
 
 @pytest.fixture
@@ -218,3 +221,231 @@ def test_operator_spellings_and_mistakes_in_an_opened_query(sqlite_shop):
     assert [u["name"] for u in b.run().records] == ["Alan"]
     with pytest.raises(explorer.QueryError, match="include.ordrs: User has no association 'ordrs'"):
         explorer.builder(sqlite_shop, query={"from": "User", "include": ["ordrs"]})
+
+
+# ---------------------------------------------------------------------------
+# Junction attributes, each parent's own order/limit/offset, soft deletes
+
+
+SHELF_ROWS = {
+    "members (id INTEGER PRIMARY KEY, name TEXT, deleted_at TEXT)": [
+        (1, "Ann", None), (2, "Bob", "2024-05-01")],
+    "books (id INTEGER PRIMARY KEY, title TEXT)": [(1, "Dune"), (2, "Emma"), (3, "Faust")],
+    "loans (id INTEGER PRIMARY KEY, member_id INTEGER, book_id INTEGER, loaned_at TEXT, deleted_at TEXT)": [
+        (1, 1, 1, "2024-01-01", None), (2, 1, 2, "2024-02-01", None),
+        (3, 1, 3, "2024-03-01", "2024-03-05"), (4, 2, 1, "2024-01-10", None)],
+}
+
+
+@pytest.fixture
+def shelf(tmp_path):
+    """Members (soft-deleted by deleted_at) borrow books through loans (soft-deleted too)."""
+    import sqlite3
+
+    path = tmp_path / "shelf.db"
+    with sqlite3.connect(path) as db:
+        for table, rows in SHELF_ROWS.items():
+            db.execute(f"CREATE TABLE {table}")
+            db.executemany(f"INSERT INTO {table.split()[0]} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    db.close()
+    member_key = {"foreign_key": "member_id"}
+    return explorer.load_config({
+        "databases": {"shelf": {"url": f"sqlite:///{path}"}},
+        "models": {
+            "Member": {"database": "shelf", "table": "members", "paranoid": "deleted_at", "associations": {
+                "loans": {"has_many": "Loan", **member_key},
+                "books": {"belongs_to_many": "Book", "through": "Loan", **member_key, "other_key": "book_id"}}},
+            "Loan": {"database": "shelf", "table": "loans", "paranoid": "deleted_at", "associations": {
+                "member": {"belongs_to": "Member", **member_key},
+                "book": {"belongs_to": "Book", "foreign_key": "book_id"}}},
+            "Book": {"database": "shelf", "table": "books"},
+        },
+    })
+
+
+def shown(node) -> list:
+    """The controls a node's box shows, without those of its children."""
+    found, stack = [], list(node.box.children)
+    while stack:
+        widget = stack.pop()
+        if widget is not node.children_box:
+            found.append(widget)
+            stack.extend(getattr(widget, "children", ()))
+    return found
+
+
+def orders_and_products(b):
+    b.node().checkboxes["orders"].value = True
+    b.node("orders").checkboxes["products"].value = True
+    b.node("orders.products").checkboxes["category"].value = True
+
+
+NEW_OPTIONS = {
+    "from": "User", "paranoid": False,
+    "include": [{"orders": {
+        "attributes": ["id", "total"], "required": False, "where": {"status": "paid"},
+        "order": [["total", "desc"], ["id", "asc"]], "limit": 3, "offset": 1, "paranoid": False,
+        "include": [{"products": {
+            "through": {"attributes": ["quantity"], "where": {"quantity": {"gte": 2}}, "paranoid": False},
+            "order": [["name", "asc"]], "limit": 2}}],
+    }}],
+}
+
+
+def test_through_per_parent_list_and_paranoid_options_round_trip_through_the_state(sqlite_shop):
+    state = state_from_options(sqlite_shop, "User", NEW_OPTIONS)
+    assert {"from": "User", **state.options()} == NEW_OPTIONS
+    products = state.children["orders"].children["products"]
+    assert products.through_attributes == ["quantity"] and products.through_where == {"quantity": {"gte": 2}}
+    assert products.through_paranoid is False and products.limit == 2 and products.offset is None
+    # one fixed key order, the include option order
+    assert list(state.children["orders"].options()) == [
+        "attributes", "required", "where", "order", "limit", "offset", "paranoid", "include"]
+    assert list(products.through()) == ["attributes", "where", "paranoid"]
+
+
+def test_the_root_keeps_its_order_and_limit_out_of_the_node_state(sqlite_shop):
+    state = state_from_options(sqlite_shop, "User", {"from": "User", "order": [["name", "desc"]], "limit": 2})
+    assert state.order == [] and state.limit is None and state.options() == {}
+
+
+def test_builder_query_round_trips_the_new_options(builder, sqlite_shop):
+    orders_and_products(builder)
+    orders, products = builder.node("orders"), builder.node("orders.products")
+    products.through_attributes.value = ("quantity",)
+    orders.order_column.value, orders.order_direction.value = "total", "desc"
+    orders.limit.value, orders.offset.value = "2", "1"
+    again = state_from_options(sqlite_shop, "User", builder.query)
+    assert {"from": "User", **again.options()} == builder.query
+
+
+def test_reopening_a_yaml_query_with_the_new_options_keeps_them(sqlite_shop):
+    b = explorer.builder(sqlite_shop, query=yaml.safe_dump(NEW_OPTIONS))
+    assert b.query == NEW_OPTIONS
+    assert b.node("orders.products").through_attributes.value == ("quantity",)
+    assert (b.node("orders").order_column.value, b.node("orders").order_direction.value) == ("total", "desc")
+    assert (b.node("orders").limit.value, b.node("orders").offset.value) == ("3", "1")
+
+
+def test_junction_columns_and_each_parents_list_controls_write_the_query(builder, monkeypatch):
+    orders_and_products(builder)
+    refreshes = []
+    monkeypatch.setattr(builder, "refresh", lambda: refreshes.append(1))
+    orders, products = builder.node("orders"), builder.node("orders.products")
+    products.through_attributes.value = ("quantity",)
+    orders.order_column.value = "total"
+    orders.order_direction.value = "desc"
+    orders.limit.value = "2"
+    orders.offset.value = "1"
+    assert len(refreshes) == 5  # every control refreshes the live SQL
+    assert builder.query == {"from": "User", "include": [{"orders": {
+        "order": [["total", "desc"]], "limit": 2, "offset": 1,
+        "include": [{"products": {"through": {"attributes": ["quantity"]}, "include": ["category"]}}]}}]}
+    products.through_attributes.value = ()
+    orders.order_column.value = ""
+    orders.limit.value = orders.offset.value = ""
+    assert builder.query == {"from": "User", "include": [{"orders": {"include": [
+        {"products": {"include": ["category"]}}]}}]}
+
+
+def test_a_limit_that_is_not_a_number_is_said_inline_and_not_applied(builder):
+    builder.node().checkboxes["orders"].value = True
+    orders = builder.node("orders")
+    orders.limit.value = "ten"
+    assert builder.query["include"] == ["orders"]
+    assert "limit: expected a whole number >= 0, got 'ten'; not applied." in orders.count_message.value
+    assert orders.count_message in shown(orders)
+    orders.limit.value = " 3 "
+    assert builder.query["include"] == [{"orders": {"limit": 3}}] and orders.count_message.value == ""
+    assert parse_count("") is None and parse_count("0") == 0
+    for bad in ("-1", "2.5", "²"):
+        with pytest.raises(ValueError):
+            parse_count(bad)
+
+
+def test_junction_and_list_controls_appear_only_where_they_apply(builder):
+    orders_and_products(builder)
+    builder.node("orders").checkboxes["user"].value = True
+    has_many, many_to_many = builder.node("orders"), builder.node("orders.products")
+    for node in (builder.node(), builder.node("orders.products.category"), builder.node("orders.user")):
+        assert node.through_attributes is node.order_column is node.limit is node.offset is None
+    assert has_many.through_attributes is None and has_many.show_deleted_links is None
+    assert many_to_many.through_attributes in shown(many_to_many)
+    assert many_to_many.through_attributes.options == ("order_id", "product_id", "quantity")
+    assert many_to_many.through_attributes.value == ()  # the default shows no junction column
+    for node in (has_many, many_to_many):
+        assert {node.order_column, node.order_direction, node.limit, node.offset} <= set(shown(node))
+        assert node.order_column.value == "" and node.order_direction.options == ("asc", "desc")
+    assert [value for _, value in has_many.order_column.options][:3] == ["", "id", "user_id"]
+    # no model of the shop is paranoid
+    for node in (builder.node(), has_many, many_to_many, builder.node("orders.user")):
+        assert node.show_deleted is None and node.show_deleted_links is None
+
+
+def test_show_deleted_appears_only_on_paranoid_models(shelf):
+    b = explorer.builder(shelf, query={"from": "Member", "include": ["loans", "books"]})
+    b.node("loans").checkboxes["member"].value = True
+    b.node("loans").checkboxes["book"].value = True
+    root, loans, books = b.node(), b.node("loans"), b.node("books")
+    for node, paranoid in ((root, True), (loans, True), (b.node("loans.member"), True), (books, False),
+                           (b.node("loans.book"), False)):
+        assert (node.show_deleted is not None) is paranoid
+        assert node.show_deleted is None or node.show_deleted in shown(node)
+    assert root.show_deleted.description == "show deleted (deleted_at set)"
+    assert books.show_deleted_links in shown(books)
+    assert books.show_deleted_links.description == "show deleted links (deleted_at set)"
+    assert root.show_deleted_links is loans.show_deleted_links is None  # only on belongs_to_many
+    assert b.node("loans.member").order_column is None  # a belongs_to has no list to order
+
+
+def test_show_deleted_boxes_write_paranoid_false(shelf):
+    b = explorer.builder(shelf, query={"from": "Member", "include": ["loans", "books"]})
+    b.node().show_deleted.value = True
+    b.node("loans").show_deleted.value = True
+    b.node("books").show_deleted_links.value = True
+    assert b.query == {"from": "Member", "paranoid": False,
+                       "include": [{"loans": {"paranoid": False}}, {"books": {"through": {"paranoid": False}}}]}
+    assert state_from_options(shelf, "Member", b.query).options() == {
+        k: v for k, v in b.query.items() if k != "from"}
+    b.node().show_deleted.value = b.node("loans").show_deleted.value = False
+    b.node("books").show_deleted_links.value = False
+    assert b.query == {"from": "Member", "include": ["loans", "books"]}
+
+
+def preview_follows(b) -> None:
+    """The live preview shows the current query's statement, not an error."""
+    assert "color:#a00" not in b.preview.value, b.preview.value
+    assert b.preview.value == sql_html(b.sql)
+
+
+def test_per_parent_limit_compiles_to_a_row_number_window(builder):
+    builder.node().checkboxes["orders"].value = True
+    orders = builder.node("orders")
+    orders.order_column.value, orders.order_direction.value, orders.limit.value = "total", "desc", "2"
+    preview_follows(builder)
+    assert "row_number() over" in builder.sql.lower()
+    alice = builder.run().records[0]
+    assert [o["id"] for o in alice["orders"]] == [2, 1]  # her 2 largest of 59.00, 31.40, 0.00
+
+
+def test_junction_attributes_reach_the_statement_and_the_records(builder):
+    orders_and_products(builder)
+    builder.node("orders.products").through_attributes.value = ("quantity",)
+    preview_follows(builder)
+    assert "quantity" in builder.sql
+    product = builder.run().records[0]["orders"][0]["products"][0]
+    assert product["OrderProduct"] == {"quantity": 1}
+
+
+def test_soft_deleted_rows_are_filtered_until_show_deleted_is_ticked(shelf):
+    b = explorer.builder(shelf, query={"from": "Member", "include": ["books"]})
+    preview_follows(b)
+    assert "deleted_at IS NULL" in b.sql
+    assert [(m["name"], sorted(x["title"] for x in m["books"])) for m in b.run().records] == [
+        ("Ann", ["Dune", "Emma"])]
+    b.node().show_deleted.value = True
+    b.node("books").show_deleted_links.value = True
+    preview_follows(b)
+    assert "deleted_at IS NULL" not in b.sql
+    assert [(m["name"], sorted(x["title"] for x in m["books"])) for m in b.run().records] == [
+        ("Ann", ["Dune", "Emma", "Faust"]), ("Bob", ["Dune"])]

@@ -665,7 +665,8 @@ class ReadPlan:
         """A nested list of structs with every column read as its driver gives it."""
         if items is None:
             return None
-        flat = items_flat(items)
+        # the junction row is one struct inside its target's struct, not a list
+        flat = items_flat([items] if node.junction else items)
         for column, label in zip(node.columns, node.labels):
             present = [True] * len(flat) if label in self.never_null else None
             values = self._column(label, [item[column] for item in flat], present)

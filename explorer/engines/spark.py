@@ -988,6 +988,8 @@ def _item(row, node, readers, children) -> dict:
     for key, value in row.asDict(recursive=False).items():
         if key.startswith(CHUNK):
             item.update(_item(value, node, readers, children))  # a wide object's chunk, merged
+        elif key in nested and nested[key].junction:  # the junction row: one struct, not a list
+            item[key] = None if value is None else _item(value, nested[key], readers, children)
         elif key in nested:
             item[key] = _items(value, nested[key], readers, children)
         else:
