@@ -289,6 +289,8 @@ def where_clause(draw, model, kinds, tables, paths: dict[tuple, str] | None = No
 @st.composite
 def include_tree(draw, config, model, depth, kinds, tables):
     names = sorted(config.models[model].associations)
+    if not names:
+        return []
     chosen = draw(st.lists(st.sampled_from(names), max_size=2 if depth > 1 else 1, unique=True))
     items = []
     for name in chosen:
@@ -302,12 +304,39 @@ def include_tree(draw, config, model, depth, kinds, tables):
         if draw(st.booleans()):
             columns = sorted(config.columns(target))
             options["attributes"] = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=3, unique=True))
+        options.update(draw(include_extras(config, config.models[model].associations[name], kinds)))
         if depth > 1 and draw(st.booleans()):
             children = draw(include_tree(config, target, depth - 1, kinds, tables))
             if children:
                 options["include"] = children
         items.append({name: options} if options else name)
     return items
+
+
+@st.composite
+def include_extras(draw, config, association, kinds):
+    """Sometimes: a to-many include's own order/limit/offset, a junction's attributes and where,
+    paranoid: false on a soft-deleting target or junction."""
+    extras: dict = {}
+    target = association.target
+    orderable = [c for c, k in kinds[target].items() if k == "number" or (target, c) in ORDERABLE_TEXT]
+    if association.to_many and orderable and draw(st.integers(0, 2)) == 0:
+        extras["order"] = [[draw(st.sampled_from(sorted(orderable))), draw(st.sampled_from(["asc", "desc"]))]]
+        extras["limit"] = draw(st.sampled_from([None, 0, 1, 2, 3]))
+        extras["offset"] = draw(st.sampled_from([None, None, 1, 2]))
+        extras = {k: v for k, v in extras.items() if v is not None}
+    through = association.through
+    if through and draw(st.integers(0, 2)) == 0:
+        columns = sorted(config.columns(through))
+        extras["through"] = {"attributes": draw(st.lists(st.sampled_from(columns), max_size=2, unique=True))}
+        numbers = [c for c in columns if kinds[through][c] == "number"]
+        if numbers and draw(st.booleans()):
+            extras["through"]["where"] = {draw(st.sampled_from(numbers)): {"gte": draw(st.integers(0, 3))}}
+        if config.models[through].paranoid and draw(st.booleans()):
+            extras["through"]["paranoid"] = False
+    if config.models[target].paranoid and draw(st.integers(0, 2)) == 0:
+        extras["paranoid"] = False
+    return extras
 
 
 def tree_paths(model: str, includes: list, config, parent=()) -> dict[tuple, str]:
@@ -337,6 +366,8 @@ def queries(draw, config, kinds, tables):
         query["limit"] = draw(st.integers(0, 5))
     if draw(st.integers(0, 2)) == 0:
         query["offset"] = draw(st.integers(0, 4))
+    if config.models[model].paranoid and draw(st.integers(0, 2)) == 0:
+        query["paranoid"] = False
     return query
 
 
@@ -351,6 +382,19 @@ def test_generated_trees(shop, data):
     if data.draw(st.booleans(), label="with :params"):
         query = with_params(query, params)
     check(shop, query, params)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_library_trees(library_dict, data):
+    """The same on the lending library: soft-deleting models, a junction with data."""
+    from test_include_features import check as check_library
+
+    config = explorer.load_config(library_dict)
+    oracle = Oracle(config, backend_of(config))
+    query = data.draw(queries(config, column_kinds(config, oracle.tables), oracle.tables), label="query")
+    check_library(config, query)
 
 
 def with_params(query: dict, params: dict) -> dict:

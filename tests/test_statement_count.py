@@ -28,7 +28,8 @@ import explorer
 
 QUERIES = {name: CASES[name] for name in (
     "has_many", "spec_example", "siblings", "self_association", "belongs_to_many", "composite_keys",
-    "required_below_optional", "nested_filter", "limit_has_many", "limit_nested_filter")}
+    "required_below_optional", "nested_filter", "limit_has_many", "limit_nested_filter",
+    "junction_attributes", "top_n_per_parent")}
 NOT_QUERIES = re.compile(r"^\s*(SET|BEGIN|COMMIT|ROLLBACK|START TRANSACTION|RESET|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
