@@ -12,7 +12,7 @@ from explorer import cli, config, tree
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
 KEYS = sorted({*config.TOP_KEYS, *config.DATABASE_KEYS, *config.MODEL_KEYS, *config.ASSOCIATION_KEYS,
-               *tree.QUERY_KEYS, *tree.INCLUDE_KEYS, *tree.OPERATORS, *tree.STRATEGIES})
+               *tree.QUERY_KEYS, *tree.INCLUDE_KEYS, *tree.THROUGH_KEYS, *tree.OPERATORS, *tree.STRATEGIES})
 
 
 @pytest.mark.parametrize("key", KEYS)
