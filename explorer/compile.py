@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
+from .aggregates import aggregate_type, aggregate_value
 from .compile_json import JsonCompiler, OneAlias, equal_keys, in_window
 from .config import Config
 from .errors import QueryError
@@ -46,6 +47,7 @@ class NodeLayout:
     shown: tuple[str, ...] = ()     # the columns records show: the listed attributes, in their order
     junction: bool = False          # a belongs_to_many's junction row (through.attributes), under its target
     hidden: tuple[str, ...] = ()    # columns read only to order a JSON list (SQLite sorts it in Python)
+    aggregates: tuple[str, ...] = ()  # the names in ``columns`` that are the node's aggregates
 
     @property
     def frame_labels(self) -> tuple[str, ...]:
@@ -67,6 +69,12 @@ class Compiled:
 
     def node(self, path: tuple[str, ...]) -> NodeLayout:
         return next(n for n in self.layout if n.path == path)
+
+    def column_type(self, config: Config, node: NodeLayout, column: str):
+        """The SQL type of one of the node's columns, or of its aggregate of that name."""
+        if column in node.aggregates:
+            return aggregate_type(config, next(a for a in self.query.aggregates_at(node.path) if a.name == column))
+        return config.column_type(node.model, column)
 
 
 def label_for(path: tuple[str, ...], column: str) -> str:
@@ -119,6 +127,9 @@ def json_unfit(config: Config, query: Query) -> list[str]:
         for column in dict.fromkeys((*pk, *include.attributes)):
             if json_encoding(table.c[column].type, dialect) is None:
                 unfit.append(f"{label_for(include.path, column)} ({table.c[column].type!r})")
+        for aggregate in include.aggregates:
+            if json_encoding(aggregate_type(config, aggregate), dialect) is None:
+                unfit.append(f"{label_for(include.path, aggregate.name)} ({aggregate.function} of {aggregate.path})")
         if include.through_attributes:
             junction = config.table(include.association.through)
             for column in dict.fromkeys((*config.models[include.association.through].primary_key,
@@ -184,6 +195,33 @@ class _Compiler:
         self.config = config
         self.query = query
 
+    # -- aggregates: values of a node's row, in its columns, having and order
+
+    def value(self, alias, path: tuple[str, ...], name: str):
+        """A node's column, or its aggregate of that name, for the row of ``alias``."""
+        if path in self._junction_paths:
+            return alias.c[name]
+        aggregate = next((a for a in self.query.aggregates_at(path) if a.name == name), None)
+        if aggregate is None:
+            return alias.c[name]
+        return aggregate_value(self.config, aggregate, alias,
+                               lambda where, target: self._where(where, OneAlias(target), ()))
+
+    @property
+    def _junction_paths(self) -> set[tuple]:
+        return {inc.through_path for inc in self.query.walk() if inc.through_attributes}
+
+    def having(self, having: Where | None, alias, path: tuple[str, ...]):
+        """``having`` of the node at ``path``: its conditions over the row's aggregates."""
+        if having is None:
+            return None
+        return self._where_by(having, lambda ref: self.value(alias, path, ref.column))
+
+    def _root_filter(self, aliases):
+        conditions = [c for c in (self._where(self.query.where, aliases, ()),
+                                  self.having(self.query.having, aliases.node(()), ())) if c is not None]
+        return sa.and_(*conditions) if conditions else None
+
     def ranked(self, include: Include, name: str) -> sa.Subquery:
         return JsonCompiler(self, self.config, self.query, self._layout()).ranked(include, name)
 
@@ -196,10 +234,10 @@ class _Compiler:
             picked = self._root_picker()
             start = root.join(picked, sa.and_(*[picked.c[c.name] == c for c in self._pk_columns(root, ())]))
         from_clause = self._from_clause(aliases, keep=lambda node: True, start=start)
-        columns = [aliases.node(n.path).c[c].label(label)
+        columns = [self.value(aliases.node(n.path), n.path, c).label(label)
                    for n in layout for c, label in zip(n.columns, n.labels)]
         statement = sa.select(*columns).select_from(from_clause)
-        where = self._where(self.query.where, aliases, ())
+        where = self._root_filter(aliases)
         if where is not None:
             statement = statement.where(where)
         statement = statement.order_by(*self._order_by(aliases, layout))
@@ -217,13 +255,15 @@ class _Compiler:
     def _layout(self, json: bool = False) -> tuple[NodeLayout, ...]:
         config, query = self.config, self.query
         root_pk = config.models[query.model].primary_key
-        nodes = [self._node_layout((), query.model, query.attributes, root_pk, False, None)]
+        nodes = [self._node_layout((), query.model, query.attributes, root_pk, False, None,
+                                   aggregates=[a.name for a in query.aggregates])]
         for inc in query.walk():
             pk = config.models[inc.model].primary_key
             # A JSON list may be sorted after reading (SQLite): its order columns come along.
             order = [column for column, _ in query.list_order(inc.path)] if json and inc.association.to_many else []
             nodes.append(self._node_layout(inc.path, inc.model, inc.attributes, pk,
-                                           inc.association.to_many, inc.path[:-1], order=order))
+                                           inc.association.to_many, inc.path[:-1], order=order,
+                                           aggregates=[a.name for a in inc.aggregates]))
             if inc.through_attributes:  # one junction row per target row: a to-one node below it
                 through = inc.association.through
                 nodes.append(self._node_layout(inc.through_path, through, inc.through_attributes,
@@ -231,10 +271,11 @@ class _Compiler:
                                                junction=True))
         return tuple(nodes)
 
-    def _node_layout(self, path, model, attributes, pk, to_many, parent, junction=False, order=()) -> NodeLayout:
+    def _node_layout(self, path, model, attributes, pk, to_many, parent, junction=False, order=(),
+                     aggregates=()) -> NodeLayout:
         read = tuple(dict.fromkeys((*pk, *attributes)))
-        hidden = tuple(c for c in dict.fromkeys(order) if c not in read)
-        columns = read + hidden
+        hidden = tuple(c for c in dict.fromkeys(order) if c not in read and c not in aggregates)
+        columns = read + hidden + tuple(aggregates)
         return NodeLayout(
             path=path,
             frame_name=".".join(path) if path else model,
@@ -244,9 +285,10 @@ class _Compiler:
             labels=tuple(label_for(path, c) for c in columns),
             key_labels=tuple(label_for(path, c) for c in pk),
             parent=parent,
-            shown=tuple(attributes),
+            shown=(*attributes, *aggregates),  # aggregates are attributes of their node
             junction=junction,
             hidden=hidden,
+            aggregates=tuple(aggregates),
         )
 
     # -- joins
@@ -277,7 +319,8 @@ class _Compiler:
         parent = aliases.node(include.path[:-1])
         target = aliases.node(include.path)
         filters = [f for f in (self._where(include.scope, aliases, include.path),
-                               self._where(include.where, aliases, include.path)) if f is not None]
+                               self._where(include.where, aliases, include.path),
+                               self.having(include.having, target, include.path)) if f is not None]
         if assoc.kind == "belongs_to_many":
             junction = aliases.junction(include)
             head = junction
@@ -325,10 +368,10 @@ class _Compiler:
         filtering = self._filtering_paths(_referenced_paths(self.query.where) | {ref.path for ref, _ in order})
         from_clause = self._from_clause(aliases, keep=lambda node: node.path in filtering)
         pk = self._pk_columns(aliases.node(()), ())
-        order_columns = [aliases.node(ref.path).c[ref.column] for ref, _ in order]
+        order_columns = [self.value(aliases.node(ref.path), ref.path, ref.column) for ref, _ in order]
         labels = [column.label(f"order_{i}") for i, column in enumerate(order_columns)]
         picker = sa.select(*pk, *labels).select_from(from_clause)
-        where = self._where(self.query.where, aliases, ())
+        where = self._root_filter(aliases)
         if where is not None:
             picker = picker.where(where)
         keys = self.config.models[self.query.model].primary_key
@@ -375,7 +418,7 @@ class _Compiler:
     # -- order
 
     def _order_by(self, aliases: _Aliases, layout) -> list:
-        clauses = [aliases.node(ref.path).c[ref.column].desc() if desc else aliases.node(ref.path).c[ref.column].asc()
+        clauses = [_order_key(self.value(aliases.node(ref.path), ref.path, ref.column), desc)
                    for ref, desc in self.query.order]
         # Tie-breakers make the row order (and so every list in records) deterministic; a key
         # column the query already orders by is not repeated.
@@ -398,14 +441,18 @@ class _Compiler:
     # -- where
 
     def _where(self, where: Where | None, aliases: _Aliases, base: tuple[str, ...]):
+        return self._where_by(where, lambda ref: aliases.node((*base, *ref.path)).c[ref.column])
+
+    def _where_by(self, where: Where | None, column_of):
+        """The SQL condition of a where tree; ``column_of(ColumnRef)`` gives each column's expression."""
         if where is None:
             return None
         if isinstance(where, BoolOp):
-            parts = [self._where(item, aliases, base) for item in where.items]
+            parts = [self._where_by(item, column_of) for item in where.items]
             if where.op == "not":
                 return sa.not_(parts[0])
             return sa.and_(*parts) if where.op == "and" else sa.or_(*parts)
-        return _condition(aliases.node((*base, *where.column.path)).c[where.column.column], where)
+        return _condition(column_of(where.column), where)
 
 
 def _order_key(column, desc: bool):

@@ -194,16 +194,16 @@ class JsonCompiler:
     def statement(self) -> sa.Select:
         root = self.alias(self.query.model, self.query.model)
         node = self.root_layout
-        columns = [root.c[c].label(label) for c, label in zip(node.columns, node.labels)]
+        columns = [self.base.value(root, (), c).label(label) for c, label in zip(node.columns, node.labels)]
         columns += [json_text(self.include_value(inc, root)).label(inc.name) for inc in self.query.includes]
         statement = sa.select(*columns).select_from(root)
-        conditions = [self.where(self.query.where, root)]
+        conditions = [self.where(self.query.where, root), self.base.having(self.query.having, root, ())]
         conditions += [self.exists(inc, root) for inc in self.query.includes if inc.required]
         conditions = [c for c in conditions if c is not None]
         if conditions:
             statement = statement.where(*conditions)
-        order = [root.c[ref.column].desc() if desc else root.c[ref.column].asc()
-                 for ref, desc in self.query.order if not ref.path]
+        order = [_order_key(self.base.value(root, (), ref.column), desc) for ref, desc in self.query.order
+                 if not ref.path]
         ordered = {ref.column for ref, _ in self.query.order if not ref.path}
         statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]
                                                  if c not in ordered])
@@ -233,7 +233,8 @@ class JsonCompiler:
             from_clause, link = target, equal_keys(parent, assoc.foreign_key, target, assoc.target_key)
         else:
             from_clause, link = target, equal_keys(parent, assoc.source_key, target, assoc.foreign_key)
-        conditions = [link, self.where(include.scope, target), self.where(include.where, target)]
+        conditions = [link, self.where(include.scope, target), self.where(include.where, target),
+                      self.base.having(include.having, target, include.path)]
         conditions += [self.exists(child, target) for child in include.includes if child.required]
         return from_clause, target, junction, [c for c in conditions if c is not None]
 
@@ -251,7 +252,8 @@ class JsonCompiler:
         assoc = include.association
         inner = "->".join(include.path)  # the derived table's own scope: names need not differ outside
         target = self.alias(include.model, f"{inner}~rows")
-        conditions = [self.where(include.scope, target), self.where(include.where, target)]
+        conditions = [self.where(include.scope, target), self.where(include.where, target),
+                      self.base.having(include.having, target, include.path)]
         conditions += [self.exists(child, target) for child in include.includes if child.required]
         if assoc.kind == "belongs_to_many":
             junction = self.alias(assoc.through, f"{inner}~links")
@@ -286,12 +288,13 @@ class JsonCompiler:
         own = list(include.order) if own_only else self.query.list_order(include.path)
         keys = self.config.models[include.model].primary_key
         ordered = {column for column, _ in own}
-        return [_order_key(target.c[column], desc) for column, desc in own] + \
+        return [_order_key(self.base.value(target, include.path, column), desc) for column, desc in own] + \
             [target.c[column].asc() for column in keys if column not in ordered]
 
     def include_value(self, include: Include, parent):
         from_clause, target, junction, conditions = self.source(include, parent)
-        pairs = [(column, json_exact(target.c[column])) for column in self.columns[include.path]]
+        pairs = [(column, json_exact(self.base.value(target, include.path, column)))
+                 for column in self.columns[include.path]]
         if include.through_attributes:  # the junction row as an object under its model's name
             through = [(column, json_exact(junction.c[column])) for column in self.columns[include.through_path]]
             pairs.append((include.association.through, _object(through)))

@@ -26,7 +26,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from .errors import ExecutionError
-from .kinds import FRAME_DTYPES, is_tz_aware, json_encoding, kind_of, postgres_type_name
+from .kinds import FRAME_DTYPES, IntegralSum, is_tz_aware, json_encoding, kind_of, postgres_type_name
 
 # -- 1. JSON strategy values -> driver values
 
@@ -115,6 +115,8 @@ def _postgres_loader(sql_type, decoding: Decoding | None) -> Callable[[str], Any
 
 def exact_reader(sql_type, dialect: str) -> Callable[[Sequence, str], list] | None:
     """A function (values, where) -> exact values for the column; None when the driver's are exact."""
+    if isinstance(sql_type, IntegralSum):
+        return _each(_whole_number, "a whole number")
     if dialect != "sqlite":
         return None
     kind = kind_of(sql_type)
@@ -130,6 +132,17 @@ def exact_reader(sql_type, dialect: str) -> Callable[[Sequence, str], list] | No
         quantum = decimal.Decimal(1).scaleb(-sql_type.scale) if getattr(sql_type, "scale", None) else None
         return _each(lambda v: _sqlite_decimal(v, quantum), "a decimal number")
     return None
+
+
+def _whole_number(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal | float):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    whole = int(value)
+    if whole != value:  # a sum of integers is whole: anything else is not what it claims
+        raise ValueError(value)
+    return whole
 
 
 def _each(convert, what: str):

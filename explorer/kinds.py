@@ -52,6 +52,11 @@ _KINDS = (
 )
 
 
+class IntegralSum(sa.BigInteger):
+    """The SUM of an integer column: a whole number however the server types it (MySQL and
+    PostgreSQL's bigint sums are DECIMAL/numeric), read back as an int (see decode.exact_reader)."""
+
+
 def kind_of(sql_type) -> str:
     """The kind of a column: int, uint64, bool, float, decimal, string, datetime, date, time,
     duration, bytes, json, array, other, or unknown (no type known)."""

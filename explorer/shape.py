@@ -218,7 +218,7 @@ class Result(Statement):
 
 def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
     """Label -> the column's SQLAlchemy type (see Config.column_type)."""
-    return {label: config.column_type(node.model, column)
+    return {label: compiled.column_type(config, node, column)
             for node in compiled.layout for column, label in zip(node.columns, node.labels)}
 
 

@@ -27,10 +27,12 @@ OPERATOR_ALIASES = {"notLike": "not_like", "notILike": "not_ilike", "notIn": "no
                     "notBetween": "not_between", "iLike": "ilike", "=": "eq", "!=": "ne",
                     ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 COMBINATORS = ("and", "or", "not")
-QUERY_KEYS = ("from", "attributes", "where", "include", "order", "limit", "offset", "strategy",
-              "timeout", "max_rows", "paranoid")
-INCLUDE_KEYS = ("attributes", "where", "required", "through", "order", "limit", "offset", "paranoid", "include")
+QUERY_KEYS = ("from", "attributes", "aggregate", "having", "where", "include", "order", "limit", "offset",
+              "strategy", "timeout", "max_rows", "paranoid")
+INCLUDE_KEYS = ("attributes", "aggregate", "having", "where", "required", "through", "order", "limit", "offset",
+                "paranoid", "include")
 THROUGH_KEYS = ("attributes", "where", "paranoid")
+AGGREGATE_FUNCTIONS = ("count", "count_distinct", "sum", "avg", "min", "max")
 STRATEGIES = ("auto", "join", "json")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
 _NESTED = re.compile(r"^\$(.+)\$$")
@@ -66,6 +68,32 @@ Where = Condition | BoolOp
 
 
 @dataclass(frozen=True)
+class Step:
+    """One association of an aggregate's path, with the filters always applied to its rows:
+    the association's scope and soft deletes of its target (``scope``) and of its junction."""
+
+    association: Association
+    scope: Where | None
+    junction: Where | None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``name: {function: path}``: one value per row of its node, over the rows the path reaches."""
+
+    name: str
+    function: str                  # count | count_distinct | sum | avg | min | max
+    steps: tuple[Step, ...]        # the associations of the path, from the node
+    column: str | None             # the path's last column; None: count the rows it reaches
+    where: Where | None            # the aggregate's own filter, on the last model of the path
+    path: str                      # as written, for messages
+
+    @property
+    def model(self) -> str:
+        return self.steps[-1].association.target
+
+
+@dataclass(frozen=True)
 class Include:
     path: tuple[str, ...]
     association: Association
@@ -81,6 +109,8 @@ class Include:
     order: tuple[tuple[str, bool], ...] = ()  # (column, descending)
     limit: int | None = None
     offset: int | None = None
+    aggregates: tuple[Aggregate, ...] = ()
+    having: Where | None = None  # over the aggregates' names
 
     @property
     def name(self) -> str:
@@ -118,6 +148,11 @@ class Query:
     timeout: float | None = None
     max_rows: int | None = None
     source: Mapping[str, Any] | None = None  # the query as written, for export
+    aggregates: tuple[Aggregate, ...] = ()
+    having: Where | None = None
+
+    def aggregates_at(self, path: tuple[str, ...]) -> tuple[Aggregate, ...]:
+        return self.aggregates if not path else self.node(path).aggregates
 
     def walk(self):
         """Every include, parents before children."""
@@ -140,7 +175,10 @@ class Query:
     @property
     def param_names(self) -> list[str]:
         names: list[str] = []
-        wheres = [self.where] + [w for n in self.walk() for w in (n.where, n.scope, n.through_where)]
+        wheres = [self.where, self.having] + [w for n in self.walk() for w in (n.where, n.scope, n.through_where,
+                                                                             n.having)]
+        wheres += [w for node in (self, *self.walk()) for a in node.aggregates
+                   for w in (a.where, *(s.scope for s in a.steps), *(s.junction for s in a.steps))]
         for where in wheres:
             names.extend(p for p in _params(where) if p not in names)
         return names
@@ -195,6 +233,7 @@ def parse_query(config: Config, source: Any) -> Query:
 class _Parser:
     def __init__(self, config: Config):
         self.config = config
+        self.names = None  # (path, model) -> (the names a reference may take, what they are): see column_ref
 
     def columns(self, model: str) -> list[str]:
         return self.config.columns(model)  # the model's table was built, and checked, on the way in
@@ -224,10 +263,17 @@ class _Parser:
             max_rows=self.positive(raw, "max_rows", int),
             source=raw,
         )
+        query = replace(query, **self.aggregate_options(model, raw, ""))
         nodes = {(): model, **{n.path: n.model for n in query.walk()}}
         where = self.where(raw.get("where"), model, "where", nodes, root=True)
         where = _both(self.not_deleted(model, raw, ""), where)
-        return replace(query, where=where, order=self.order(raw.get("order"), nodes))
+        aggregates = {path: [a.name for a in query.aggregates_at(path)] for path in nodes}
+        self.names = lambda path, model: (self.columns(model) + aggregates[path], "column or aggregate")
+        try:  # the order may name a node's aggregates too
+            order = self.order(raw.get("order"), nodes)
+        finally:
+            self.names = None
+        return replace(query, where=where, order=order)
 
     def includes(self, model: str, raw: Any, parent: tuple[str, ...], where: str) -> tuple[Include, ...]:
         items = self.include_items(raw, where)
@@ -290,7 +336,97 @@ class _Parser:
             required=required,
             includes=self.includes(target, options.get("include"), path, f"{here}.include"),
         )
-        return replace(include, **self.per_parent(include, options, here), **self.through(include, options, here))
+        return replace(include, **self.per_parent(include, options, here), **self.through(include, options, here),
+                       **self.aggregate_options(target, options, here))
+
+    # -- aggregates
+
+    def aggregate_options(self, model: str, options: Mapping, here: str) -> dict:
+        """aggregate: {name: {function: path, where: ...}} and having: of one node."""
+        raw = options.get("aggregate")
+        at = f"{here}.aggregate" if here else "aggregate"
+        if raw is None:
+            if options.get("having") is not None:
+                raise QueryError(f"{at.replace('aggregate', 'having')}: having filters by aggregates; "
+                                 "this node has no aggregate:.")
+            return {}
+        if not isinstance(raw, Mapping) or not raw:
+            raise QueryError(f"{at}: expected a mapping like {{loan_count: {{count: loans}}}}, got {raw!r}.")
+        columns = self.columns(model)
+        aggregates = []
+        for name, spec in raw.items():
+            name = str(name)
+            if name in columns or name in self.config.models[model].associations:
+                raise QueryError(f"{at}.{name}: {model} already has a column or association named {name!r}; "
+                                 "give the aggregate another name.")
+            aggregates.append(self.aggregate(model, name, spec, f"{at}.{name}"))
+        having_at = f"{here}.having" if here else "having"
+        having = self.having(options.get("having"), aggregates, having_at)
+        return {"aggregates": tuple(aggregates), "having": having}
+
+    def aggregate(self, model: str, name: str, spec: Any, here: str) -> Aggregate:
+        if not isinstance(spec, Mapping):
+            raise QueryError(f"{here}: expected {{function: path}}, e.g. {{count: loans}}, got {spec!r}.")
+        functions = [key for key in spec if key != "where"]
+        if len(functions) != 1 or functions[0] not in AGGREGATE_FUNCTIONS:
+            unknown = next((f for f in functions if f not in AGGREGATE_FUNCTIONS), None)
+            hint = did_you_mean(str(unknown), AGGREGATE_FUNCTIONS) if unknown else ""
+            raise QueryError(f"{here}: expected one of {', '.join(AGGREGATE_FUNCTIONS)} with a path, got "
+                             f"{', '.join(map(str, functions)) or 'none'}." + hint)
+        function = functions[0]
+        path = spec[function]
+        if not isinstance(path, str) or not path:
+            raise QueryError(f"{here}.{function}: expected a path like loans or loans.fee, got {path!r}.")
+        steps, column, last = self.aggregate_path(model, path, f"{here}.{function}")
+        if column is None and function not in ("count", "count_distinct"):
+            raise QueryError(f"{here}.{function}: {function} needs a column at the end of the path "
+                             f"({path}.<column of {last}>).")
+        if function == "count_distinct" and column is None:
+            key = self.config.models[last].primary_key
+            if len(key) != 1:
+                raise QueryError(f"{here}.count_distinct: {last} has a composite key; name the column to "
+                                 f"count ({path}.<column>).")
+            column = key[0]
+        where = self.where(spec.get("where"), last, f"{here}.where", {(): last})
+        return Aggregate(name, function, steps, column, where, path)
+
+    def aggregate_path(self, model: str, path: str, here: str) -> tuple[tuple[Step, ...], str | None, str]:
+        """The associations of ``loans.book.authors`` (and a last column, if the path ends in one)."""
+        steps, current, column = [], model, None
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            associations = self.config.models[current].associations
+            if part in associations:
+                association = associations[part]
+                self.config.check_association(association)
+                target = association.target
+                scope = self.where(association.scope, target,
+                                   f"models.{current}.associations.{part}.scope", {(): target})
+                junction = self.not_deleted(association.through, {}, here) if association.through else None
+                steps.append(Step(association, _both(self.not_deleted(target, {}, here), scope), junction))
+                current = target
+                continue
+            columns = self.columns(current)
+            if i == len(parts) - 1 and steps and part in columns:
+                column = part
+                break
+            known = list(associations) + (columns if steps else [])
+            what = "association or column" if steps else "association"
+            raise QueryError(f"{here}: {current} has no {what} {part!r}." + did_you_mean(part, known))
+        if not any(step.association.to_many for step in steps):
+            raise QueryError(f"{here}: {path} reaches one {current} per {model}; an aggregate goes over a "
+                             "has_many or belongs_to_many association.")
+        return tuple(steps), column, current
+
+    def having(self, raw: Any, aggregates: list[Aggregate], here: str) -> Where | None:
+        if raw is None:
+            return None
+        names = [a.name for a in aggregates]
+        self.names = lambda path, model: (names, "aggregate")  # having names aggregates, never columns
+        try:
+            return self.where(raw, "", here, {(): ""})
+        finally:
+            self.names = None
 
     # -- the options of belongs_to_many and to-many includes
 
@@ -428,9 +564,10 @@ class _Parser:
             raise QueryError(f"{where}: {'.'.join(path)!r} is not an included path." +
                              did_you_mean(".".join(path), known))
         model = nodes[path]
-        columns = self.columns(model)
+        columns, what = self.names(path, model) if self.names else (self.columns(model), "column")
         if column not in columns:
-            raise QueryError(f"{where}: {model} has no column {column!r}." + did_you_mean(column, columns))
+            owner = f"{model} has no {what}" if model else f"this node has no {what}"
+            raise QueryError(f"{where}: {owner} {column!r}." + did_you_mean(column, columns))
         return ColumnRef(path, column)
 
     # -- where

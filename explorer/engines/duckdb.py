@@ -593,10 +593,14 @@ class ReadPlan:
         for node in compiled.layout:
             database = config.models[node.model].database
             kind = config.backend(database).name
+            aggregates = {a.name: a for a in compiled.query.aggregates_at(node.path)} if not node.junction else {}
             for column, label in zip(node.columns, node.labels):
                 where = f"column {label!r} ({node.model}.{column})"
                 try:
-                    plan._add(config, node, column, label, where, kind, database)
+                    if column in node.aggregates:
+                        plan._add_aggregate(config, compiled, node, aggregates[column], label)
+                    else:
+                        plan._add(config, node, column, label, where, kind, database)
                 except Refused as refused:
                     refusals.append(f"{where}: {refused}")
         if refusals:
@@ -620,6 +624,23 @@ class ReadPlan:
                 self.never_null[label] = node.key_labels[0]
             else:
                 self.maybe_zero.setdefault((database, node.model), []).append((column, where))
+
+    def _add_aggregate(self, config, compiled, node, aggregate, label: str) -> None:
+        """An aggregate's value: read as its function gives it (see explorer.aggregates); min and
+        max of a column are values of that column, of its own database."""
+        where = f"aggregate {label!r} ({aggregate.function} of {node.model}.{aggregate.path})"
+        sql_type = compiled.column_type(config, node, aggregate.name)
+        self.kinds[label] = (kind_of(sql_type), where)
+        database = config.models[aggregate.model].database
+        kind = config.backend(database).name
+        if aggregate.function not in ("min", "max"):
+            self.converters[label] = converter(kind, sql_type) if kind_of(sql_type) == "decimal" else None
+            return
+        self.converters[label] = converter(kind, sql_type)
+        if kind == "sqlite" and (reader := exact_reader(sql_type, "sqlite")) is not None:
+            self.sqlite_readers[label] = (reader, where)
+        if kind == "mysql" and kind_of(sql_type) in ("date", "datetime"):  # zero dates: ask the server first
+            self.maybe_zero.setdefault((database, aggregate.model), []).append((aggregate.column, where))
 
     def suspects(self, message: str) -> str:
         """For DuckDB's "Could not convert string ... to TYPE" (or "Date out of range"): the

@@ -788,7 +788,8 @@ def column_readers(config, compiled) -> dict[tuple, dict[str, Reader | None]]:
         table = config.table(node.model)
         readers[node.path] = {}
         for column, label in zip(node.columns, node.labels):
-            sql_type = config.column_type(node.model, column) if column in table.c else None
+            sql_type = compiled.column_type(config, node, column) if column in table.c or column in \
+                node.aggregates else None
             where = f"column {label!r} ({node.model}.{column})"
             try:
                 readers[node.path][column] = value_reader(kind, sql_type, where,
