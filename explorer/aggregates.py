@@ -18,7 +18,7 @@ What each function gives (the same on every server and engine):
 * ``min``, ``max``: a value of the column, as the column reads;
 * ``sum``: integers sum to an integer (MySQL's DECIMAL sum is read back as one),
   decimals to a decimal, floats to a float;
-* ``avg``: a double, ``SUM * 1e0 / COUNT``: an exact decimal mean has no fixed
+* ``avg``: a double, ``CAST(SUM AS DOUBLE) / COUNT``: an exact decimal mean has no fixed
   scale, and each server would pick its own (MariaDB 4 digits, PostgreSQL 16).
 """
 
@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .compile_json import equal_keys
 from .config import Config
@@ -83,5 +85,32 @@ def _function(aggregate: Aggregate, alias):
     if function == "count_distinct":
         return sa.func.count(sa.distinct(column))
     if function == "avg":  # in double precision on every server (see the module docstring)
-        return sa.func.sum(column) * sa.literal_column("1e0") / sa.func.nullif(sa.func.count(column), 0)
+        return as_double(sa.func.sum(column)) / sa.func.nullif(sa.func.count(column), 0)
     return getattr(sa.func, function)(column)
+
+
+class as_double(FunctionElement):
+    """A number as a double: ``CAST(x AS DOUBLE)``, spelled as each server takes it."""
+
+    inherit_cache = True
+    type = sa.Float()
+
+
+@compiles(as_double)
+def _double(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DOUBLE)"
+
+
+@compiles(as_double, "postgresql")
+def _double_postgresql(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DOUBLE PRECISION)"
+
+
+@compiles(as_double, "sqlite")
+def _double_sqlite(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
+
+
+@compiles(as_double, "mysql")
+def _double_mysql(element, compiler, **kw):  # a DOUBLE literal makes the product a double (CAST AS DOUBLE: 10.4+)
+    return f"({compiler.process(element.clauses, **kw)} * 1e0)"

@@ -70,6 +70,18 @@ class Compiled:
     def node(self, path: tuple[str, ...]) -> NodeLayout:
         return next(n for n in self.layout if n.path == path)
 
+    @property
+    def models(self) -> list[str]:
+        """Every model the statement reads: the tree's, its junctions', its aggregates' paths'."""
+        models = [node.model for node in self.layout]
+        for node in (self.query, *self.query.walk()):
+            if isinstance(node, Include) and node.association.through:
+                models.append(node.association.through)
+            for aggregate in node.aggregates:
+                for step in aggregate.steps:
+                    models += [step.association.target, *([step.association.through] if step.association.through else [])]
+        return list(dict.fromkeys(models))
+
     def column_type(self, config: Config, node: NodeLayout, column: str):
         """The SQL type of one of the node's columns, or of its aggregate of that name."""
         if column in node.aggregates:

@@ -35,9 +35,7 @@ class Target:
 
 def databases_of(config: Config, compiled: Compiled) -> list[str]:
     """The logical databases the statement touches, root first."""
-    models = [n.model for n in compiled.layout]
-    models += [inc.association.through for inc in compiled.query.walk() if inc.association.through]
-    return list(dict.fromkeys(config.models[m].database for m in models))
+    return list(dict.fromkeys(config.models[m].database for m in compiled.models))
 
 
 def bind_values(compiled: Compiled, params: dict[str, Any] | None, strict: bool = True) -> dict[str, Any]:

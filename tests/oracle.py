@@ -108,6 +108,8 @@ class Node:
     order: list[tuple[str, bool]] = field(default_factory=list)  # (column of the target, desc)
     limit: int | None = None
     offset: int = 0
+    aggregates: list[tuple] = field(default_factory=list)  # (name, function, path, own where)
+    having: Any = None              # parsed where over the aggregates' names
 
     @property
     def per_parent(self) -> bool:
@@ -189,8 +191,18 @@ def build_tree(config, query: Mapping, params: Mapping[str, Any]) -> Node:
     model = query["from"]
     root = Node((), model, None, None, _attributes(config, model, query.get("attributes")),
                 None, None, True, paranoid=query.get("paranoid", True) is not False)
+    _with_aggregates(root, query, params)
     root.children = _children(config, model, query.get("include"), (), params)
     return root
+
+
+def _with_aggregates(node: Node, options: Mapping, params) -> None:
+    """aggregate: {name: {function: path, where: ...}} and having:, shown after the attributes."""
+    for name, spec in (options.get("aggregate") or {}).items():
+        function = next(key for key in spec if key != "where")
+        node.aggregates.append((name, function, spec[function], parse_where(spec.get("where"), params)))
+    node.attributes = (*node.attributes, *(a[0] for a in node.aggregates))
+    node.having = parse_where(options.get("having"), params)
 
 
 def _children(config, model: str, raw: Any, parent: tuple, params) -> list[Node]:
@@ -209,6 +221,7 @@ def _children(config, model: str, raw: Any, parent: tuple, params) -> list[Node]
                     through_attributes=tuple(dict.fromkeys(through.get("attributes") or ())),
                     order=[_own_order_item(item) for item in _order_items(options.get("order"))],
                     limit=options.get("limit"), offset=options.get("offset") or 0)
+        _with_aggregates(node, options, params)
         node.children = _children(config, assoc.target, options.get("include"), node.path, params)
         nodes.append(node)
     return nodes
@@ -272,8 +285,8 @@ class Oracle:
         root = build_tree(self.config, query, params or {})
         where = parse_where(query.get("where"), params or {})
         order = [_order_item(item) for item in _order_items(query.get("order"))]
-        rows = [flat for row in self._visible(root.model, self.tables[root.model], root.paranoid)
-                for flat in self._expand(root.children, row, {(): row})]
+        roots = self._aggregated(root, self._visible(root.model, self.tables[root.model], root.paranoid))
+        rows = [flat for row in roots for flat in self._expand(root.children, row, {(): row})]
         rows = [r for r in rows if self.evaluate(where, r) is True]
         rows = self._limit(root, rows, order, query.get("limit"), query.get("offset"))
         rows.sort(key=functools.cmp_to_key(lambda a, b: self._compare(a, b, self._sort_spec(root, order))))
@@ -325,8 +338,71 @@ class Oracle:
                          if _keys_equal(parent, a.source_key, j, a.foreign_key)
                          and self.evaluate(node.through_where, {(): j}) is True]
             found = [(t, j) for j in junctions for t in targets if _keys_equal(j, a.other_key, t, a.target_key)]
-        return [(t, j) for t, j in found if self.evaluate(node.scope, {(): t}) is True
-                and self.evaluate(node.where, {(): t}) is True]
+        found = [(t, j) for t, j in found if self.evaluate(node.scope, {(): t}) is True
+                 and self.evaluate(node.where, {(): t}) is True]
+        if not node.aggregates:
+            return found
+        kept = [(self._aggregated(node, [t]), j) for t, j in found]
+        return [(extended[0], j) for extended, j in kept if extended]
+
+    # -- aggregates: computed per row, then having
+
+    def _aggregated(self, node: Node, rows: list[dict]) -> list[dict]:
+        """The node's rows with their aggregates as extra columns, those its having keeps."""
+        if not node.aggregates:
+            return rows
+        result = []
+        for row in rows:
+            values = {name: self._aggregate(node.model, row, function, path, where)
+                      for name, function, path, where in node.aggregates}
+            extended = {**row, **values}
+            if self.evaluate(node.having, {(): extended}) is True:
+                result.append(extended)
+        return result
+
+    def _aggregate(self, model: str, row: dict, function: str, path: str, where):
+        reached, column = [row], None
+        for part in path.split("."):
+            associations = self.config.models[model].associations
+            if part not in associations:
+                column = part  # the path's last column
+                break
+            assoc = associations[part]
+            reached = [t for r in reached for t in self._step(assoc, r)]
+            model = assoc.target
+        reached = [r for r in reached if self.evaluate(where, {(): r}) is True]
+        if function == "count_distinct" and column is None:
+            column = self.config.models[model].primary_key[0]
+        if column is None:
+            return len(reached)
+        values = [r[column] for r in reached if r[column] is not None]
+        if function == "count":
+            return len(values)
+        if function == "count_distinct":
+            return len({self.profile.fold_eq(v) if isinstance(v, str) else v for v in values})
+        if not values:
+            return None
+        if function in ("min", "max"):
+            fold = (lambda v: self.profile.fold_eq(v) if isinstance(v, str) else v)
+            return (min if function == "min" else max)(values, key=fold)
+        total = sum(values[1:], values[0])
+        if function == "sum":
+            return total
+        return float(total) / len(values)  # avg: SUM in double precision / COUNT
+
+    def _step(self, assoc, row: dict) -> list[dict]:
+        """The visible rows one association reaches from ``row``, with its scope (an aggregate's path)."""
+        targets = self._visible(assoc.target, self.tables[assoc.target], True)
+        if assoc.kind == "belongs_to":
+            found = [t for t in targets if _keys_equal(row, assoc.foreign_key, t, assoc.target_key)]
+        elif assoc.kind in ("has_one", "has_many"):
+            found = [t for t in targets if _keys_equal(row, assoc.source_key, t, assoc.foreign_key)]
+        else:
+            found = [t for j in self._visible(assoc.through, self.tables[assoc.through], True)
+                     if _keys_equal(row, assoc.source_key, j, assoc.foreign_key)
+                     for t in targets if _keys_equal(j, assoc.other_key, t, assoc.target_key)]
+        scope = parse_where(assoc.scope, {})
+        return [t for t in found if self.evaluate(scope, {(): t}) is True]
 
     def _visible(self, model: str, rows: list[dict], paranoid: bool) -> list[dict]:
         """The rows a query sees: without the soft-deleted ones when the model is paranoid."""

@@ -611,9 +611,7 @@ class SparkEngine(Engine):
 
 
 def _tables_of(config, compiled, database: str) -> list[str]:
-    models = [node.model for node in compiled.layout]
-    models += [inc.association.through for inc in compiled.query.walk() if inc.association.through]
-    return list(dict.fromkeys(config.models[m].table for m in models if config.models[m].database == database))
+    return list(dict.fromkeys(config.models[m].table for m in compiled.models if config.models[m].database == database))
 
 
 def _cancel_postgres(config, name: str) -> None:
