@@ -204,4 +204,4 @@ def choose_reader(backend: Backend, wanted: str | None, values: dict[str, Any], 
 def _json_types(config: Config, compiled: Compiled) -> list:
     if compiled.strategy != "json":
         return []
-    return [config.column_type(node.model, column) for node in compiled.layout[1:] for column in node.columns]
+    return [compiled.column_type(config, node, column) for node in compiled.layout[1:] for column in node.columns]
