@@ -17,7 +17,8 @@ What each function gives (the same on every server and engine):
 * ``count``, ``count_distinct``: an integer;
 * ``min``, ``max``: a value of the column, as the column reads;
 * ``sum``: integers sum to an integer (MySQL's DECIMAL sum is read back as one),
-  decimals to a decimal, floats to a float;
+  decimals to a decimal (on SQLite, which keeps them as REAL, to the double it
+  computes), floats to a float;
 * ``avg``: a double, ``CAST(SUM AS DOUBLE) / COUNT``: an exact decimal mean has no fixed
   scale, and each server would pick its own (MariaDB 4 digits, PostgreSQL 16).
 """
@@ -47,6 +48,9 @@ def aggregate_type(config: Config, aggregate: Aggregate):
     column_type = config.column_type(aggregate.model, aggregate.column)
     if aggregate.function == "sum" and kind_of(column_type) in ("int", "uint64"):
         return IntegralSum()
+    if aggregate.function == "sum" and kind_of(column_type) == "decimal" and \
+            config.backend(config.models[aggregate.model].database).name == "sqlite":
+        return sa.Float()  # SQLite keeps decimals as REAL and adds them as doubles: say so, claim no digits
     return column_type
 
 
@@ -73,6 +77,8 @@ def aggregate_value(config: Config, aggregate: Aggregate, parent, where: WhereFn
         last = target
     conditions.append(where(aggregate.where, last))
     value = _function(aggregate, last)
+    if isinstance(aggregate_type(config, aggregate), sa.Float) and aggregate.function == "sum":
+        value = as_double(value)  # SQLite's sum of integer-valued REALs would be an integer
     query = sa.select(value).select_from(from_clause).where(link, *[c for c in conditions if c is not None])
     return sa.type_coerce(query.scalar_subquery(), aggregate_type(config, aggregate))
 

@@ -385,6 +385,8 @@ class Oracle:
         if function in ("min", "max"):
             fold = (lambda v: self.profile.fold_eq(v) if isinstance(v, str) else v)
             return (min if function == "min" else max)(values, key=fold)
+        if self.profile.name == "sqlite" and isinstance(values[0], Decimal):
+            values = [float(v) for v in values]  # SQLite keeps decimals as REAL and adds doubles
         total = sum(values[1:], values[0])
         if function == "sum":
             return total
