@@ -32,6 +32,38 @@ def with_catalogs(config: explorer.Config) -> explorer.Config:
     return explorer.load_config({"databases": databases, "models": extended_models()})
 
 
+# Soft deletes need paranoid models: those cases render over the lending library (tests/library.py).
+LIBRARY_CASES = {
+    "library_paranoid": {"from": "Member", "attributes": ["id"],
+                         "include": [{"loans": {"attributes": ["id"], "include": [
+                             {"book": {"attributes": ["id"], "include": [
+                                 {"authors": {"attributes": ["id"], "through": {"attributes": ["role"]}}}]}}]}}]},
+    "library_paranoid_off": {"from": "Loan", "attributes": ["id"], "paranoid": False,
+                             "include": [{"book": {"attributes": ["id"], "paranoid": False}},
+                                         {"member": {"attributes": ["id"]}}]},
+    "library_top_n_through_paranoid": {
+        "from": "Author", "attributes": ["id"],
+        "include": [{"books": {"attributes": ["title"], "order": [["year", "desc"]], "limit": 2, "offset": 1,
+                               "through": {"attributes": ["role"], "paranoid": False}}}]},
+}
+LIBRARY_CATALOGS = {"lending": "library_mariadb", "catalog": "library_postgresql"}
+
+
+def library_config(folder: str, dialect: str) -> explorer.Config:
+    import library
+
+    config = library.build_sqlite(folder)
+    if dialect == "trino":
+        for name, database in config["databases"].items():
+            database["catalog"] = LIBRARY_CATALOGS[name]
+    return explorer.load_config(config)
+
+
+def render_library(folder: str, case: str, dialect: str) -> str:
+    config = library_config(folder, dialect)
+    return explorer.prepare(config, LIBRARY_CASES[case]).to_sql(dialect=dialect).rstrip() + "\n"
+
+
 def rendered_cases(config: explorer.Config, dialect: str) -> list[str]:
     """The cases with a golden file for ``dialect``: Trino renders the join strategy only."""
     if dialect != "trino":
@@ -57,6 +89,11 @@ def main() -> None:
             for case in rendered_cases(extended(config), dialect):
                 path = golden_path(case, dialect)
                 path.write_text(render(config, case, dialect), encoding="utf-8")
+                written.add(path)
+        for dialect in DIALECTS:
+            for case in LIBRARY_CASES:
+                path = golden_path(case, dialect)
+                path.write_text(render_library(folder, case, dialect), encoding="utf-8")
                 written.add(path)
         for stale in set(GOLDEN.glob("*.sql")) - written:
             stale.unlink()

@@ -112,6 +112,12 @@ CASES: dict[str, dict] = {
                                 "include": [{"products": {"attributes": ["name"], "order": [["price", "desc"]],
                                                           "limit": 1}}]}}],
     },
+    "aggregates": {
+        "from": "User", "attributes": ["id", "name"],
+        "aggregate": {"order_count": {"count": "orders"}, "pieces": {"sum": "orders.lines.quantity"}},
+        "having": {"order_count": {"gte": 1}}, "order": [["order_count", "desc"], ["id", "asc"]],
+        "include": [{"orders": {"attributes": ["id"], "aggregate": {"items": {"count": "products"}}}}],
+    },
 }
 
 # Cases that use the extra associations of ``extended``.

@@ -7,7 +7,16 @@ review the diff of ``tests/golden/``.
 from __future__ import annotations
 
 import pytest
-from regen_golden import DIALECTS, golden_path, render, rendered_cases, with_catalogs
+from regen_golden import (
+    DIALECTS,
+    LIBRARY_CASES,
+    LIBRARY_CATALOGS,
+    golden_path,
+    render,
+    render_library,
+    rendered_cases,
+    with_catalogs,
+)
 from shopcases import CASES, extended
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
@@ -27,9 +36,19 @@ def test_golden_sql(sqlite_shop, case, dialect):
         f"{path.name} changed: run python tests/regen_golden.py and review the diff")
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("case", sorted(LIBRARY_CASES))
+def test_library_golden_sql(tmp_path, case, dialect):
+    path = golden_path(case, dialect)
+    assert path.is_file(), f"missing {path.name}: run python tests/regen_golden.py"
+    assert render_library(str(tmp_path), case, dialect) == path.read_text(encoding="utf-8"), (
+        f"{path.name} changed: run python tests/regen_golden.py and review the diff")
+
+
 def test_no_stale_golden_files(sqlite_shop):
     expected = {golden_path(case, dialect).name for dialect in DIALECTS
                 for case in rendered_cases(extended(sqlite_shop), dialect)}
+    expected |= {golden_path(case, dialect).name for dialect in DIALECTS for case in LIBRARY_CASES}
     found = {p.name for p in golden_path("x", "sqlite").parent.glob("*.sql")}
     assert found == expected
 
@@ -45,7 +64,8 @@ def test_trino_golden_parses_as_trino(sqlite_shop, case):
     tree = sqlglot.parse_one(text.replace(":", "__p_"), read="trino")  # :name binds read as identifiers
     assert isinstance(tree, exp.Select)
     tables = list(tree.find_all(exp.Table))
-    assert tables and all(t.catalog in ("shop_mariadb", "shop_postgresql") and t.db for t in tables), [
+    catalogs = ("shop_mariadb", "shop_postgresql", *LIBRARY_CATALOGS.values())
+    assert tables and all(t.catalog in catalogs and t.db for t in tables), [
         t.sql("trino") for t in tables]
     with_catalogs(sqlite_shop)  # the config a Trino user writes loads
 

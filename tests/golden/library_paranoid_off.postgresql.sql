@@ -1,0 +1,8 @@
+SELECT "Loan".id AS id,
+       book.id AS "book.id",
+       member.id AS "member.id"
+FROM lending.loans AS "Loan"
+LEFT OUTER JOIN catalog.books AS book ON "Loan".book_id = book.id
+LEFT OUTER JOIN lending.members AS member ON "Loan".member_id = member.id
+AND member.deleted_at IS NULL
+ORDER BY "Loan".id
