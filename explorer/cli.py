@@ -11,19 +11,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import yaml
 
 from .engines import ENGINES
 from .engines.base import READERS, scrub
 from .errors import ExplorerError, QueryError
-from .shape import column_types
+from .files import json_labels
 from .textout import frame_csv, frame_table, records_json
 
-__all__ = ["main", "parse_params", "records_json", "render_result"]
+__all__ = ["UsageError", "main", "parse_params", "records_json", "render_result"]
 
-# Servers whose driver parses JSON columns (psycopg); PyMySQL and sqlite3 give the stored text.
-PARSED_JSON_DIALECTS = ("postgresql",)
+PRINTED_FORMATS = ("json", "csv", "table")
+# --format -> what -o names; parquet and xlsx only write files
+FILE_FORMATS = {"json": "FILE.json", "csv": "FOLDER", "parquet": "FOLDER", "xlsx": "FILE.xlsx"}
 INTERNAL_ERROR = ("crossquery: internal error (this is a bug in crossquery explorer; please report "
                   "it with the command you ran; CROSSQUERY_DEBUG=1 shows the traceback): ")
 
@@ -78,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a query and print its result")
     _query_arguments(run)
-    run.add_argument("--format", choices=("json", "csv", "table"), default="table",
-                     help="json: nested records; csv and table: the flat frame (default: table)")
+    run.add_argument("--format", choices=(*PRINTED_FORMATS, "parquet", "xlsx"),
+                     help="json: nested records; csv and table: the flat frame (default: table); with -o, "
+                          "csv and parquet: one file per frame, xlsx: one sheet per frame")
+    run.add_argument("-o", "--output", metavar="PATH", help="write files instead of printing: a FILE.json of "
+                     "the records, a FOLDER of one .csv or .parquet per frame, or a FILE.xlsx workbook")
     run.add_argument("--max-rows", type=_positive(int), help="stop when more joined rows than this come back")
     run.add_argument("--timeout", type=_positive(float), help="statement timeout in seconds (> 0; default 60)")
     run.add_argument("--reader", choices=READERS,
@@ -187,9 +190,14 @@ def _sql(args) -> None:
         print(statement.to_sql(dialect=args.dialect, literal=args.literal))
 
 
+class UsageError(ExplorerError):
+    """The command line asks for something its options cannot do together."""
+
+
 def _run(args) -> None:
     from . import run
 
+    _check_output(args.format, args.output)
     try:
         result = run(args.config, _read_query(args.query), parse_params(args.param),
                      timeout=args.timeout, max_rows=args.max_rows, reader=args.reader, engine=args.engine)
@@ -199,7 +207,33 @@ def _run(args) -> None:
             raise
         raise QueryError(f"The query uses {', '.join(':' + m for m in missing)} but no value was given: "
                          f"add {' '.join(f'--param {m}=VALUE' for m in missing)}.") from None
-    print(render_result(result, args.format))
+    if args.output:
+        for path in write_result(result, args.format, args.output):
+            print(f"wrote {path}")
+    else:
+        print(render_result(result, args.format or "table"))
+
+
+def _check_output(fmt: str | None, output: str | None) -> None:
+    """Before the query runs: parquet and xlsx need -o, and the table is for the terminal only."""
+    if output and fmt not in FILE_FORMATS:
+        told = f"--format {fmt} prints to the terminal; " if fmt else ""
+        raise UsageError(f"{told}-o writes files: add --format json, csv, parquet or xlsx.")
+    if not output and fmt not in (None, *PRINTED_FORMATS):
+        what = "files: add -o FOLDER" if FILE_FORMATS[fmt] == "FOLDER" else f"a file: add -o {FILE_FORMATS[fmt]}"
+        raise UsageError(f"--format {fmt} writes {what}.")
+
+
+def write_result(result, fmt: str, output: str) -> list[Path]:
+    """Write ``result`` as ``run --format FMT -o OUTPUT`` does; return the files written."""
+    from . import files
+
+    if fmt == "json":
+        return [files.to_json(result, output)]
+    if fmt == "xlsx":
+        return [files.to_excel(result, output)]
+    writer = files.to_csv if fmt == "csv" else files.to_parquet
+    return list(writer(result, output).values())
 
 
 def render_result(result, fmt: str) -> str:
@@ -207,18 +241,8 @@ def render_result(result, fmt: str) -> str:
     if fmt == "json":
         return records_json(result.records)
     if fmt == "csv":
-        return frame_csv(result.frame, json_columns(result)).rstrip("\n")
+        return frame_csv(result.frame, json_labels(result)).rstrip("\n")
     return frame_table(result.frame)
-
-
-def json_columns(result) -> list[str]:
-    """Frame columns holding parsed JSON documents, which CSV writes as JSON text throughout."""
-    config, types = result.config, column_types(result.config, result.compiled)
-    parsed = {node.model for node in result.compiled.layout  # models whose driver parses JSON
-              if config.backend(config.models[node.model].database).name in PARSED_JSON_DIALECTS}
-    models = {label: node.model for node in result.compiled.layout for label in node.labels}
-    return [label for label, sql_type in types.items()
-            if isinstance(sql_type, sa.JSON) and models[label] in parsed]
 
 
 def _init(args) -> None:

@@ -82,6 +82,11 @@ class Compiled:
                     models += [step.association.target, *([step.association.through] if step.association.through else [])]
         return list(dict.fromkeys(models))
 
+    def column_types(self, config: Config) -> dict[str, Any]:
+        """Label -> the SQL type of every column of the statement (see ``column_type``)."""
+        return {label: self.column_type(config, node, column)
+                for node in self.layout for column, label in zip(node.columns, node.labels)}
+
     def column_type(self, config: Config, node: NodeLayout, column: str):
         """The SQL type of one of the node's columns, or of its aggregate of that name."""
         if column in node.aggregates:

@@ -90,7 +90,7 @@ class Result(Statement):
 
     @cached_property
     def _types(self) -> dict[str, Any]:
-        return column_types(self.config, self.compiled)
+        return self.compiled.column_types(self.config)
 
     @cached_property
     def _raw(self):
@@ -202,6 +202,32 @@ class Result(Statement):
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
         return build_records(self._node_tables, self.compiled)
 
+    # -- files (see explorer.files: the frames with their exact types)
+
+    def to_parquet(self, folder) -> dict:
+        """One Parquet file per frame in ``folder``; frame path -> file."""
+        from . import files
+
+        return files.to_parquet(self, folder)
+
+    def to_csv(self, folder) -> dict:
+        """One CSV file per frame in ``folder``; frame path -> file."""
+        from . import files
+
+        return files.to_csv(self, folder)
+
+    def to_excel(self, path):
+        """One workbook, a sheet per frame (and an index sheet); its path."""
+        from . import files
+
+        return files.to_excel(self, path)
+
+    def to_json(self, path):
+        """The records as exact JSON (what ``--format json`` prints); its path."""
+        from . import files
+
+        return files.to_json(self, path)
+
     def __repr__(self) -> str:
         return (f"<Result {self.query.model}: {self.root_count} root rows, {self.row_count} joined rows, "
                 f"{self.statements} statement, {self.elapsed * 1000:.0f} ms, "
@@ -216,10 +242,6 @@ class Result(Statement):
 # frames
 
 
-def column_types(config: Config, compiled: Compiled) -> dict[str, Any]:
-    """Label -> the column's SQLAlchemy type (see Config.column_type)."""
-    return {label: compiled.column_type(config, node, column)
-            for node in compiled.layout for column, label in zip(node.columns, node.labels)}
 
 
 def _exact(values, reader, where: str) -> np.ndarray:

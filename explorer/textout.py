@@ -150,7 +150,7 @@ def readable_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for i in range(frame.shape[1]):
         column = frame.iloc[:, i]
         if column.dtype == object or pd.api.types.is_float_dtype(column.dtype):
-            cells = [_table_value(value) for value in _column_values(column)]
+            cells = [_table_value(value) for value in column_values(column)]
             shown.isetitem(i, pd.Series(cells, index=frame.index, dtype=object))
     return shown
 
@@ -172,11 +172,11 @@ def _is_float_nan(value: Any) -> bool:
 
 
 def _csv_column(column: pd.Series, where: str, documents: bool) -> list[str]:
-    text = _document_text if documents else _csv_text
-    return [_csv_field(text(value, where)) for value in _column_values(column)]
+    text = document_text if documents else csv_text
+    return [_csv_field(text(value, where)) for value in column_values(column)]
 
 
-def _column_values(column: pd.Series) -> list:
+def column_values(column: pd.Series) -> list:
     """Python values of a column, None for its NULLs and a NaN kept where it is data.
 
     In a nullable ``Float64`` array a NaN under a False mask is data (PostgreSQL's
@@ -190,7 +190,7 @@ def _column_values(column: pd.Series) -> list:
     return column.array.to_numpy(dtype=object, na_value=None).tolist()
 
 
-def _csv_text(value: Any, where: str) -> str | None:
+def csv_text(value: Any, where: str) -> str | None:
     """The text of one CSV cell, None for NULL."""
     json_ready = json_value(value, where)
     if json_ready is None or isinstance(json_ready, str):
@@ -202,7 +202,7 @@ def _csv_text(value: Any, where: str) -> str | None:
     return str(json_ready) if isinstance(json_ready, (int, Decimal)) else repr(json_ready)
 
 
-def _document_text(value: Any, where: str) -> str | None:
+def document_text(value: Any, where: str) -> str | None:
     return None if value is None else _dumps(json_value(value, where), None, compact=True)
 
 
