@@ -251,13 +251,17 @@ class _Compiler:
             picked = self._root_picker()
             start = root.join(picked, sa.and_(*[picked.c[c.name] == c for c in self._pk_columns(root, ())]))
         from_clause = self._from_clause(aliases, keep=lambda node: True, start=start)
-        columns = [self.value(aliases.node(n.path), n.path, c).label(label)
-                   for n in layout for c, label in zip(n.columns, n.labels)]
+        columns, selected = [], {}
+        for n in layout:
+            for c, label in zip(n.columns, n.labels):
+                columns.append(self.value(aliases.node(n.path), n.path, c).label(label))
+                if c in n.aggregates:  # ordered by its label: Spark takes no correlated subquery in ORDER BY
+                    selected[(n.path, c)] = columns[-1]
         statement = sa.select(*columns).select_from(from_clause)
         where = self._root_filter(aliases)
         if where is not None:
             statement = statement.where(where)
-        statement = statement.order_by(*self._order_by(aliases, layout))
+        statement = statement.order_by(*self._order_by(aliases, layout, selected))
         if not self._limits_roots_in_subquery():
             statement = self._limit(statement)
         return Compiled(statement, layout, self.query)
@@ -434,8 +438,9 @@ class _Compiler:
 
     # -- order
 
-    def _order_by(self, aliases: _Aliases, layout) -> list:
-        clauses = [_order_key(self.value(aliases.node(ref.path), ref.path, ref.column), desc)
+    def _order_by(self, aliases: _Aliases, layout, selected: dict) -> list:
+        clauses = [_order_key(selected[(ref.path, ref.column)] if (ref.path, ref.column) in selected
+                              else aliases.node(ref.path).c[ref.column], desc)
                    for ref, desc in self.query.order]
         # Tie-breakers make the row order (and so every list in records) deterministic; a key
         # column the query already orders by is not repeated.

@@ -202,8 +202,9 @@ class JsonCompiler:
         conditions = [c for c in conditions if c is not None]
         if conditions:
             statement = statement.where(*conditions)
-        order = [_order_key(self.base.value(root, (), ref.column), desc) for ref, desc in self.query.order
-                 if not ref.path]
+        labelled = {c: column for c, column in zip(node.columns, columns) if c in node.aggregates}
+        order = [_order_key(labelled[ref.column] if ref.column in labelled else root.c[ref.column], desc)
+                 for ref, desc in self.query.order if not ref.path]  # aggregates by label, as in compile
         ordered = {ref.column for ref, _ in self.query.order if not ref.path}
         statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]
                                                  if c not in ordered])

@@ -21,8 +21,6 @@ WHERE
     (SELECT count(*) AS count_3
      FROM users_and_orders.orders AS `~order_count0`
      WHERE `User`.id = `~order_count0`.user_id) >= %s
-ORDER BY
-  (SELECT count(*) AS count_4
-   FROM users_and_orders.orders AS `~order_count0`
-   WHERE `User`.id = `~order_count0`.user_id) DESC, `User`.id ASC,
-                                                    orders.id
+ORDER BY order_count DESC,
+         `User`.id ASC,
+         orders.id

@@ -21,8 +21,6 @@ WHERE
     (SELECT count(*) AS count_3
      FROM "shop_mariadb"."users_and_orders".orders AS "~order_count0"
      WHERE "User".id = "~order_count0".user_id) >= :param_1
-ORDER BY
-  (SELECT count(*) AS count_4
-   FROM "shop_mariadb"."users_and_orders".orders AS "~order_count0"
-   WHERE "User".id = "~order_count0".user_id) DESC, "User".id ASC,
-                                                    orders.id
+ORDER BY order_count DESC,
+         "User".id ASC,
+         orders.id
