@@ -9,6 +9,9 @@ indented JSON. Large results show their first rows and say how many there are.
 from __future__ import annotations
 
 import html
+import io
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -65,14 +68,48 @@ def header_html(result) -> str:
     return f'<p style="{_STYLE}"><b>{model}</b>: ' + html.escape(" · ".join(parts)) + "</p>"
 
 
+SQL_PRE = "white-space:pre-wrap;word-break:normal;overflow-wrap:normal;overflow-x:auto;line-height:125%"
+NO_BREAK = "white-space:nowrap"
+
+
 def sql_html(sql: str) -> str:
-    """SQL highlighted by Pygments with inline styles."""
-    from pygments import highlight
+    """SQL highlighted by Pygments (inline styles) that wraps at blanks only.
+
+    JupyterLab styles every ``<pre>`` with ``word-break: break-all``; this one's own style says
+    otherwise, and each run of non-blank text sits in a no-wrap span, since a browser also breaks
+    after the ``-`` of ``"orders->products"`` (or of MySQL's backquoted ``orders->products``).
+    """
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import SqlLexer
 
-    formatter = HtmlFormatter(noclasses=True, nobackground=True, style="default")
-    return highlight(sql, SqlLexer(), formatter)
+    formatter = HtmlFormatter(noclasses=True, nobackground=True, style="default", nowrap=True)
+    parts = []
+    for blank, tokens in _runs(SqlLexer().get_tokens(sql)):
+        if blank:
+            parts.append(html.escape(blank))
+        else:
+            out = io.StringIO()
+            formatter.format(tokens, out)
+            parts.append(f'<span style="{NO_BREAK}">{out.getvalue().rstrip()}</span>')  # format ends a line
+    return f'<div class="highlight"><pre style="{SQL_PRE}">{"".join(parts)}</pre></div>'
+
+
+def _runs(tokens) -> Iterator[tuple[str, list[tuple[Any, str]]]]:
+    """(blank, []) for each stretch of whitespace and ("", tokens) for each run of text between."""
+    run: list[tuple[Any, str]] = []
+    for ttype, value in tokens:
+        for piece in re.split(r"(\s+)", value):
+            if not piece:
+                continue
+            if piece.isspace():
+                if run:
+                    yield "", run
+                run = []
+                yield piece, []
+            else:
+                run.append((ttype, piece))
+    if run:
+        yield "", run
 
 
 def plan_html(statement, plan: str) -> str:

@@ -3,11 +3,12 @@
 ``explorer.builder(config)`` shows a root model picker, the association tree
 as nested nodes (a checkbox per association; a node's children are built only
 when it is checked, so cycles such as ``User.referrals.referrals`` never expand
-by themselves), per node the attributes, a required toggle and where
-conditions, and where they apply the junction's columns (belongs_to_many), the
-list's own order, limit and offset (to-many includes) and "show deleted"
-(paranoid models); the root's order, limit and offset, a live SQL preview, a
-Run button and exports. ``builder.query`` is the query dict, ``builder.sql`` its
+by themselves), per node the attributes (with a filter box over a long list), a
+required toggle, where conditions and aggregates (function, path, name), and
+where they apply the junction's columns (belongs_to_many), the list's own
+order, limit and offset (to-many includes) and "show deleted" (paranoid
+models); the root's order (its columns and aggregates), limit and offset, a live
+SQL preview that wraps at blanks only, a Run button and exports. ``builder.query`` is the query dict, ``builder.sql`` its
 one statement, ``builder.run()`` runs it; ``explorer.builder(config, query)``
 opens an existing query, and builder -> YAML -> builder gives the same query.
 The state the controls edit lives in ``explorer.builder_state``; putting the
@@ -26,8 +27,14 @@ import ipywidgets as w
 
 import explorer
 from explorer.builder_state import (
+    AGGREGATE_FUNCTIONS,
     COMBINATORS,
+    AggregateState,
     NodeState,
+    aggregate_paths,
+    aggregate_targets,
+    closest_target,
+    default_aggregate_name,
     format_value,
     order_items,
     parse_count,
@@ -35,15 +42,23 @@ from explorer.builder_state import (
     state_from_options,
 )
 from explorer.config import Association, Config
-from explorer.display import sql_html
+from explorer.display import SQL_PRE, sql_html
 from explorer.errors import ExplorerError
 from explorer.export import to_yaml
 from explorer.frontend import connect_frontend, insert_cell_below
 from explorer.tree import OPERATORS, read_query
 
 INDENT = w.Layout(margin="2px 0 2px 18px", padding="0 0 0 6px", border_left="2px solid #ccc")
-DIRECTION_STYLE = {"button_width": "64px"}  # wide enough for "desc" in full
+# Each button as wide as its label: a fixed 48px cut "desc" to "d...".
+TOGGLE_STYLE = {"button_width": "auto"}
 WIDE_LABEL = {"description_width": "initial"}
+FILTER_OVER = 8  # columns; a longer attribute list gets a filter box
+# An association checkbox: its own framed chip with room around it, so one label never runs into
+# the next ("orders → Order [] paid_orders → Order").
+CHIP = {"width": "auto", "margin": "2px 10px 2px 0", "padding": "0 8px", "border": "1px solid #d0d0d0"}
+# JupyterLab gives every <pre> word-break: break-all, which cut "orders->products" anywhere; the
+# preview's own style wins, and each run of non-blank text is kept whole (a browser would still
+# break after the "-" of "->"), so a long line wraps at a blank only.
 
 
 # ---------------------------------------------------------------------------
@@ -61,24 +76,27 @@ class NodeWidget:
         self.columns = [str(c) for c in builder.config.columns(state.model)]
         self.children: dict[str, NodeWidget] = {}
         self.attributes = w.SelectMultiple(options=self.columns, rows=min(6, len(self.columns)),
-                                           value=tuple(state.attributes or self.columns),
-                                           description="attributes")
+                                           value=tuple(self._chosen()), description="attributes")
         self.attributes.observe(self._on_attributes, "value")
+        self.attribute_filter = self._attribute_filter() if len(self.columns) > FILTER_OVER else None
         self.required = w.Checkbox(value=self._effective_required(), description="required (INNER JOIN)")
         self.required.observe(self._on_required, "value")
         self.combinator = w.ToggleButtons(options=COMBINATORS, value=state.combinator,
-                                          description="where", style={"button_width": "48px"})
+                                          description="where", style=TOGGLE_STYLE)
         self.combinator.observe(self._on_combinator, "value")
         self.condition_rows: list[ConditionRow] = []
         self.conditions_box = w.VBox()
         self.add_condition = w.Button(description="+ condition", layout=w.Layout(width="120px"))
         self.add_condition.on_click(lambda _: self.new_condition())
+        self._aggregate_controls()
         self._optional_controls()
         self.checkboxes = {name: self._association_checkbox(name) for name in self._associations()}
         self.children_box = w.VBox()
         self.box = w.VBox(self._parts(), layout=INDENT if state.path else w.Layout())
         for row in list(state.conditions):
             self._add_row(row)
+        for item in list(state.aggregates):
+            self._add_aggregate_row(item)
         for name in state.children:
             self._show_child(name)
             self.checkboxes[name].value = True
@@ -87,11 +105,13 @@ class NodeWidget:
         title = " → ".join(self.state.path) if self.state.path else self.state.model
         label = w.HTML(f"<b>{html.escape(title)}</b> ({html.escape(self.state.model)}, "
                        f"{html.escape(self._database())})")
-        parts = [label, self.attributes]
+        parts = [label, *([self.attribute_filter] if self.attribute_filter else []), self.attributes]
         parts += [self.required] if self.state.path else []
-        assoc = w.HBox(list(self.checkboxes.values()), layout=w.Layout(flex_flow="row wrap"))
+        self.association_box = w.HBox(list(self.checkboxes.values()),
+                                      layout=w.Layout(flex_flow="row wrap", align_items="center"))
         return [*parts, *self._optional_rows(), w.HBox([self.combinator, self.add_condition]),
-                self.conditions_box, w.Label("include:") if self.checkboxes else w.Label(""), assoc,
+                self.conditions_box, self.add_aggregate, self.aggregates_box, self.aggregate_message,
+                w.Label("include:") if self.checkboxes else w.Label(""), self.association_box,
                 self.children_box]
 
     def _optional_rows(self) -> list[w.Widget]:
@@ -113,9 +133,31 @@ class NodeWidget:
         target_db = self.builder.config.models[association.target].database
         cross = " ⇄ " + target_db if target_db != self._database() else ""
         box = w.Checkbox(value=False, description=f"{name} → {association.target}{cross}", indent=False,
-                         layout=w.Layout(width="auto"))
+                         layout=w.Layout(**CHIP))
         box.observe(lambda change, name=name: self._on_include(name, change["new"]), "value")
         return box
+
+    def _attribute_filter(self) -> w.Text:
+        """A box that narrows the attribute list shown; columns chosen but hidden stay chosen."""
+        box = w.Text(placeholder=f"filter {len(self.columns)} columns", description="filter",
+                     layout=w.Layout(width="260px"))
+        box.observe(self._on_attribute_filter, "value")
+        return box
+
+    def _chosen(self) -> list[str]:
+        """The attributes chosen, in column order (all of them when the state says none)."""
+        chosen = self.state.attributes
+        return list(self.columns) if chosen is None else [c for c in self.columns if c in chosen]
+
+    def _aggregate_controls(self) -> None:
+        self.aggregate_rows: list[AggregateRow] = []
+        self.aggregates_box = w.VBox()
+        self.aggregate_message = w.Label(style={"text_color": "#a00"}, layout=w.Layout(display="none"))
+        self.add_aggregate = w.Button(description="+ aggregate", layout=w.Layout(width="120px"))
+        self.add_aggregate.on_click(lambda _: self.new_aggregate())
+        if not aggregate_paths(self.builder.config, self.state.model):
+            self.add_aggregate.disabled = True
+            self.add_aggregate.tooltip = f"{self.state.model} reaches no to-many association"
 
     # -- controls only some nodes have (None on the others)
 
@@ -160,7 +202,7 @@ class NodeWidget:
         choices = [("(none)", ""), *((c, c) for c in self.columns)]
         choices += [(column, column)] if column and column not in self.columns else []
         dropdown = w.Dropdown(options=choices, value=column, description="order by", style=WIDE_LABEL)
-        toggle = w.ToggleButtons(options=("asc", "desc"), value=direction, style=DIRECTION_STYLE)
+        toggle = w.ToggleButtons(options=("asc", "desc"), value=direction, style=TOGGLE_STYLE)
         dropdown.observe(self._on_list_order, "value")
         toggle.observe(self._on_list_order, "value")
         return dropdown, toggle
@@ -181,9 +223,21 @@ class NodeWidget:
     # -- observers
 
     def _on_attributes(self, change) -> None:
-        chosen = [c for c in self.columns if c in change["new"]]
+        if self._syncing:
+            return
+        shown = set(self.attributes.options)
+        hidden = {c for c in self._chosen() if c not in shown}  # filtered out of view, still chosen
+        chosen = [c for c in self.columns if c in change["new"] or c in hidden]
         self.state.attributes = None if len(chosen) == len(self.columns) else chosen
         self.builder.refresh()
+
+    def _on_attribute_filter(self, change) -> None:
+        text = change["new"].strip().lower()
+        shown = [c for c in self.columns if text in c.lower()]
+        self._syncing = True  # new options reset the value: the state keeps the choice
+        self.attributes.options = shown
+        self.attributes.value = tuple(c for c in self._chosen() if c in shown)
+        self._syncing = False
 
     def _on_required(self, change) -> None:
         if self._syncing:
@@ -269,6 +323,44 @@ class NodeWidget:
         self.conditions_box.children = [r.box for r in self.condition_rows]
         self.changed()
 
+    # -- aggregates
+
+    def new_aggregate(self, function: str = "count", path: str | None = None,
+                      name: str | None = None) -> AggregateRow:
+        """Add an aggregate row (function, path, name; by default the first path and its name)."""
+        targets = aggregate_targets(self.builder.config, self.state.model, function)
+        if not (path or targets):
+            raise ValueError(f"{self.state.model} has no path to {function} over (no to-many association)")
+        path = path or targets[0]
+        taken = {item.name for item in self.state.aggregates}
+        item = AggregateState(name or default_aggregate_name(function, path, taken), function, path)
+        self.state.aggregates.append(item)
+        widget = self._add_aggregate_row(item)
+        self.aggregates_changed()
+        return widget
+
+    def _add_aggregate_row(self, item: AggregateState) -> AggregateRow:
+        widget = AggregateRow(self, item)
+        self.aggregate_rows.append(widget)
+        self.aggregates_box.children = [r.box for r in self.aggregate_rows]
+        return widget
+
+    def remove_aggregate(self, widget: AggregateRow) -> None:
+        self.aggregate_rows.remove(widget)
+        self.state.aggregates.remove(widget.item)
+        self.aggregates_box.children = [r.box for r in self.aggregate_rows]
+        self.aggregates_changed()
+
+    def aggregates_changed(self) -> None:
+        """Say which rows are not applied (no name, a name used twice), then refresh the SQL."""
+        names = [item.name for item in self.state.aggregates]
+        problems = ["an aggregate without a name is not applied"] if "" in names else []
+        twice = sorted({n for n in names if n and names.count(n) > 1})
+        problems += [f"{n!r} names two aggregates; only the first is applied" for n in twice]
+        self.aggregate_message.value = "; ".join(problems)
+        self.aggregate_message.layout.display = None if problems else "none"
+        self.builder.refresh()
+
     def node(self, path: tuple[str, ...]) -> NodeWidget:
         """The widget of a descendant node, by path relative to this one."""
         return self if not path else self.children[path[0]].node(path[1:])
@@ -305,6 +397,70 @@ class ConditionRow:
         self.node.changed()
 
 
+class AggregateRow:
+    """function / path / name controls for one aggregate; the path choices follow the function.
+
+    A name the builder gave (``count_orders``) follows the function and path; a name typed by
+    hand stays. The parts of a spec the row has no control for (its ``where``) are shown, kept.
+    """
+
+    def __init__(self, node: NodeWidget, item: AggregateState):
+        self.node = node
+        self.item = item
+        self._default = self._default_name()
+        self.function = w.Dropdown(options=AGGREGATE_FUNCTIONS, value=item.function,
+                                   layout=w.Layout(width="140px"))
+        self.path = w.Dropdown(options=self._targets(item.function, item.path), value=item.path,
+                               layout=w.Layout(width="280px"))
+        # applied on Enter or leaving the box: a half-typed name never reaches the query
+        self.name = w.Text(value=item.name, placeholder="aggregate name", continuous_update=False,
+                           layout=w.Layout(width="200px"))
+        self.remove = w.Button(description="✕", layout=w.Layout(width="32px"))
+        self.function.observe(self._on_function, "value")
+        self.path.observe(self._on_path, "value")
+        self.name.observe(self._on_name, "value")
+        self.remove.on_click(lambda _: node.remove_aggregate(self))
+        kept = [w.Label(f"{key}: {format_value(value)} (kept as written)") for key, value in item.extra.items()]
+        self.box = w.HBox([self.function, self.path, w.Label("as"), self.name, self.remove, *kept],
+                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
+
+    def _targets(self, function: str, keep: str | None = None) -> list[str]:
+        targets = aggregate_targets(self.node.builder.config, self.node.state.model, function)
+        return targets + ([keep] if keep and keep not in targets else [])
+
+    def _default_name(self) -> str:
+        taken = {i.name for i in self.node.state.aggregates if i is not self.item}
+        return default_aggregate_name(self.item.function, self.item.path, taken)
+
+    def _on_function(self, change) -> None:
+        self.item.function = change["new"]
+        targets = self._targets(change["new"]) or [self.item.path]
+        self.item.path = closest_target(self.item.path, targets)
+        self.path.unobserve(self._on_path, "value")
+        self.path.options, self.path.value = targets, self.item.path
+        self.path.observe(self._on_path, "value")
+        self._changed()
+
+    def _on_path(self, change) -> None:
+        self.item.path = change["new"]
+        self._changed()
+
+    def _changed(self) -> None:
+        following, self._default = self.item.name == self._default, self._default_name()
+        if following and self.name.value != self._default:
+            self.name.value = self._default  # its observer refreshes
+        else:
+            self.node.aggregates_changed()
+
+    def _on_name(self, change) -> None:
+        old, self.item.name = self.item.name, change["new"].strip()
+        if not self.node.state.path:  # the root's order may name it
+            self.node.builder.rename_order(old, self.item.name)
+        self.node.aggregates_changed()
+
+
+
+
 # ---------------------------------------------------------------------------
 # The builder
 
@@ -323,6 +479,7 @@ class Builder:
         self.config_ref = config_ref
         self.result = None
         self._ready = False
+        self._syncing_order = False
         raw = read_query(query) if query is not None else {"from": next(iter(config.models))}
         raw = {("from" if k == "model" else k): v for k, v in raw.items()}
         explorer.parse_query(config, raw)  # a mistake is a QueryError naming it, before any control
@@ -404,7 +561,7 @@ class Builder:
         try:
             self.preview.value = sql_html(self.sql)
         except ExplorerError as exc:
-            self.preview.value = f"<pre style='color:#a00'>{html.escape(str(exc))}</pre>"
+            self.preview.value = f'<pre style="color:#a00;{SQL_PRE}">{html.escape(str(exc))}</pre>'
         if self._shown_text is not None:  # the YAML or cell on show follows the controls
             self.yaml_box.value = self._shown_text()
 
@@ -466,17 +623,26 @@ class Builder:
         row = [column or "", direction]
         self.order_rows.append(row)
         columns = w.Dropdown(options=self._order_choices(column), value=row[0], layout=w.Layout(width="220px"))
-        way = w.ToggleButtons(options=("asc", "desc"), value=direction, style={"button_width": "48px"})
+        way = w.ToggleButtons(options=("asc", "desc"), value=direction, style=TOGGLE_STYLE)
         columns.observe(lambda change: self._set_order(row, 0, change["new"]), "value")
         way.observe(lambda change: self._set_order(row, 1, change["new"]), "value")
         self.order_box.children = [*self.order_box.children, w.HBox([columns, way])]
         self.refresh()
 
     def _set_order(self, row: list[str], index: int, value: str) -> None:
+        if self._syncing_order:
+            return
         row[index] = value or ""
         self.refresh()
 
+    def rename_order(self, old: str, new: str) -> None:
+        """A root aggregate renamed: the order rows that name it follow (a blank name is no rename)."""
+        for row in self.order_rows:
+            if old and new and row[0] == old:
+                row[0] = new
+
     def _order_choices(self, keep: str | None = None) -> list[str]:
+        """Every column of the included paths, then the root's aggregates (attributes of the root)."""
         choices = [""]
         stack = [self.root.state]
         while stack:
@@ -484,15 +650,18 @@ class Builder:
             prefix = ".".join(state.path) + "." if state.path else ""
             choices += [prefix + str(c) for c in self.config.columns(state.model)]
             stack.extend(state.children.values())
+        choices += [name for name in self.root.state.aggregate() if name not in choices]
         return choices + ([keep] if keep and keep not in choices else [])
 
     def _update_order_choices(self) -> None:
         for box, row in zip(self.order_box.children, self.order_rows):
             dropdown = box.children[0]
             choices = self._order_choices(row[0])
-            if list(dropdown.options) != choices:
+            if list(dropdown.options) != choices or dropdown.value != row[0]:
+                self._syncing_order = True  # new options reset the value on the way
                 dropdown.options = choices
                 dropdown.value = row[0]
+                self._syncing_order = False
 
     # -- button and model observers
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import ipywidgets as w
 import pytest
 import yaml
 from IPython import get_ipython
@@ -9,6 +12,9 @@ from IPython.testing.globalipapp import start_ipython
 
 import explorer
 from explorer.builder_state import (
+    aggregate_paths,
+    aggregate_targets,
+    closest_target,
     conditions_to_where,
     format_value,
     parse_count,
@@ -16,7 +22,7 @@ from explorer.builder_state import (
     state_from_options,
     where_to_conditions,
 )
-from explorer.display import sql_html
+from explorer.display import sql_html as preview_html
 
 
 @pytest.fixture
@@ -415,7 +421,7 @@ def test_show_deleted_boxes_write_paranoid_false(shelf):
 def preview_follows(b) -> None:
     """The live preview shows the current query's statement, not an error."""
     assert "color:#a00" not in b.preview.value, b.preview.value
-    assert b.preview.value == sql_html(b.sql)
+    assert b.preview.value == preview_html(b.sql)
 
 
 def test_per_parent_limit_compiles_to_a_row_number_window(builder):
@@ -449,3 +455,271 @@ def test_soft_deleted_rows_are_filtered_until_show_deleted_is_ticked(shelf):
     assert "deleted_at IS NULL" not in b.sql
     assert [(m["name"], sorted(x["title"] for x in m["books"])) for m in b.run().records] == [
         ("Ann", ["Dune", "Emma", "Faust"]), ("Bob", ["Dune"])]
+
+
+# ---------------------------------------------------------------------------
+# Aggregates: rows of function, path and name on any node
+
+
+def test_aggregate_rows_add_and_remove_write_the_query(builder):
+    root = builder.node()
+    count = root.new_aggregate()
+    assert (count.function.value, count.path.value, count.name.value) == ("count", "orders", "count_orders")
+    assert builder.query == {"from": "User", "aggregate": {"count_orders": {"count": "orders"}}}
+    total = root.new_aggregate("sum", "orders.total")
+    root.checkboxes["orders"].value = True
+    builder.node("orders").new_aggregate("count", "products")
+    assert builder.query == {
+        "from": "User", "aggregate": {"count_orders": {"count": "orders"}, "sum_orders_total": {"sum": "orders.total"}},
+        "include": [{"orders": {"aggregate": {"count_products": {"count": "products"}}}}]}
+    assert [r.box for r in root.aggregate_rows] == list(root.aggregates_box.children)
+    assert root.aggregates_box in shown(root) and root.add_aggregate in shown(root)
+    count.remove.click()
+    assert builder.query["aggregate"] == {"sum_orders_total": {"sum": "orders.total"}}
+    assert root.aggregate_rows == [total]
+    total.remove.click()
+    assert "aggregate" not in builder.query and root.aggregates_box.children == ()
+
+
+def test_aggregate_path_choices_follow_the_function(builder, sqlite_shop):
+    paths = aggregate_paths(sqlite_shop, "User")
+    assert paths[:4] == ["orders", "orders.products", "orders.products.category", "orders.products.reviews"]
+    assert {"reviews", "reviews.product", "referrals", "referrals.orders", "referrer.orders"} <= set(paths)
+    # a to-many step on every path, at most 3 deep, no way back to a model on the path but one self-step
+    for gone in ("referrer", "orders.user", "reviews.author", "referrals.referrals", "referrals.referrer.orders"):
+        assert gone not in paths
+    assert max(p.count(".") for p in paths) == 2 and len(paths) == len(set(paths))
+    assert aggregate_paths(sqlite_shop, "Shipment") == []
+    row = builder.node().new_aggregate()
+    assert list(row.path.options) == paths  # count: the association paths
+    row.function.value = "sum"  # the others: a column at the end, numbers only for sum and avg
+    assert row.path.value == "orders.id" and "orders.total" in row.path.options
+    assert "orders.status" not in row.path.options and "orders" not in row.path.options
+    assert list(row.path.options) == aggregate_targets(sqlite_shop, "User", "sum")
+    row.path.value = "orders.total"
+    row.function.value = "max"
+    assert row.path.value == "orders.total" and "orders.status" in row.path.options
+    row.path.value = "reviews.body"
+    row.function.value = "avg"  # body is no number: a number column of the same association
+    assert row.path.value == "reviews.id"
+    row.function.value = "count"
+    assert row.path.value == "reviews"
+    assert closest_target("orders.status", ["orders.id", "orders.total"]) == "orders.id"
+    shipments = explorer.builder(sqlite_shop, query={"from": "Shipment"}).node()
+    assert shipments.add_aggregate.disabled and "no to-many" in shipments.add_aggregate.tooltip
+
+
+def test_aggregate_name_defaults_and_follows_until_typed(builder):
+    root = builder.node()
+    first, second = root.new_aggregate(), root.new_aggregate()
+    assert (first.name.value, second.name.value) == ("count_orders", "count_orders_2")
+    second.path.value = "reviews"
+    assert second.name.value == "count_reviews"  # a name the builder gave follows the path
+    second.function.value = "min"
+    assert (second.path.value, second.name.value) == ("reviews.id", "min_reviews_id")
+    second.name.value = "first_review "
+    second.path.value = "reviews.rating"
+    assert second.name.value == "first_review " and second.item.name == "first_review"  # typed: kept
+    assert builder.query["aggregate"] == {"count_orders": {"count": "orders"},
+                                          "first_review": {"min": "reviews.rating"}}
+    assert not second.name.continuous_update  # applied on Enter, not at each key
+
+
+def test_blank_or_repeated_aggregate_names_are_said_and_left_out(builder):
+    root = builder.node()
+    first, second = root.new_aggregate(), root.new_aggregate("count", "reviews")
+    assert root.aggregate_message.layout.display == "none"
+    second.name.value = "count_orders"
+    assert builder.query["aggregate"] == {"count_orders": {"count": "orders"}}
+    assert "'count_orders' names two aggregates; only the first is applied" in root.aggregate_message.value
+    assert root.aggregate_message.layout.display is None
+    first.name.value = ""
+    assert builder.query["aggregate"] == {"count_orders": {"count": "reviews"}}
+    assert "an aggregate without a name is not applied" in root.aggregate_message.value
+
+
+AGGREGATE_QUERY = {
+    "from": "User", "attributes": ["id", "name"],
+    "aggregate": {"open_orders": {"count": "orders", "where": {"status": {"ne": "paid"}}},
+                  "spent": {"sum": "orders.total"}},
+    "having": {"open_orders": {"gte": 1}},
+    "include": [{"orders": {"aggregate": {"items": {"count": "products"}}}}],
+    "order": [["spent", "desc"], ["id", "asc"]],
+}
+
+
+def test_aggregates_round_trip_through_the_state_and_yaml(sqlite_shop):
+    state = state_from_options(sqlite_shop, "User", AGGREGATE_QUERY)
+    assert {"from": "User", **state.options(), "order": AGGREGATE_QUERY["order"]} == AGGREGATE_QUERY
+    assert [(a.name, a.function, a.path, a.extra) for a in state.aggregates] == [
+        ("open_orders", "count", "orders", {"where": {"status": {"ne": "paid"}}}), ("spent", "sum", "orders.total", {})]
+    assert state.having == {"open_orders": {"gte": 1}}  # kept as written
+    assert list(state.options()) == ["attributes", "aggregate", "having", "include"]
+    b = explorer.builder(sqlite_shop, query=yaml.safe_dump(AGGREGATE_QUERY))
+    assert b.query == AGGREGATE_QUERY
+    open_orders = b.node().aggregate_rows[0]
+    assert (open_orders.function.value, open_orders.path.value, open_orders.name.value) == (
+        "count", "orders", "open_orders")
+    assert "where: {status: {ne: paid}} (kept as written)" in [c.value for c in open_orders.box.children
+                                                                if isinstance(c, w.Label)]
+    assert b.node("orders").aggregate_rows[0].name.value == "items"
+    open_orders.path.value = "paid_orders"  # a typed name stays; the where stays with the row
+    assert b.query["aggregate"]["open_orders"] == {"count": "paid_orders", "where": {"status": {"ne": "paid"}}}
+    again = explorer.builder(sqlite_shop, query=b.yaml)
+    assert again.query == b.query
+    with pytest.raises(explorer.QueryError, match="aggregate.n: expected one of count"):
+        state_from_options(sqlite_shop, "User", {"from": "User", "aggregate": {"n": {"cnt": "orders"}}})
+
+
+def test_aggregate_paths_written_in_yaml_are_kept_in_the_choices(sqlite_shop):
+    deep = "referrals.orders.products.reviews"  # four deep: more than the builder offers
+    b = explorer.builder(sqlite_shop, query={"from": "User", "aggregate": {"deep": {"count": deep}}})
+    row = b.node().aggregate_rows[0]
+    assert row.path.value == deep and deep in row.path.options and deep not in aggregate_paths(sqlite_shop, "User")
+    assert b.query["aggregate"] == {"deep": {"count": deep}}
+
+
+def test_root_order_offers_the_roots_aggregates(builder):
+    row = builder.node().new_aggregate()
+    builder.new_order()
+    dropdown, _direction = builder.order_box.children[0].children
+    assert dropdown.options[-1] == "count_orders"
+    dropdown.value = "count_orders"
+    assert builder.query["order"] == [["count_orders", "asc"]]
+    row.name.value = "orders_made"  # the order follows a renamed aggregate
+    assert builder.query["order"] == [["orders_made", "asc"]] and dropdown.value == "orders_made"
+    assert "count_orders" not in dropdown.options
+
+
+def shop_sql(sqlite_config_path, sql: str) -> list[tuple]:
+    """A hand-written statement on the demo shop's SQLite files (the oracle for the counts)."""
+    import sqlite3
+    from pathlib import Path
+
+    folder = Path(sqlite_config_path).parent
+    with sqlite3.connect(folder / "users_and_orders.db") as db:
+        db.execute(f"ATTACH DATABASE '{folder / 'products.db'}' AS products")
+        return db.execute(sql).fetchall()
+
+
+def test_aggregates_added_in_the_builder_reach_the_live_sql_and_the_run(builder, sqlite_config_path):
+    root = builder.node()
+    root.attributes.value = ("id", "name")
+    root.new_aggregate()
+    paid = root.new_aggregate("sum", "paid_orders.total")
+    paid.name.value = "paid"
+    builder.new_order("count_orders", "desc")
+    builder.new_order("id", "asc")
+    preview_follows(builder)
+    assert "count(" in builder.sql.lower()
+    records = builder.run().records
+    expected = shop_sql(sqlite_config_path, """
+        SELECT u.id, COUNT(o.id), SUM(CASE WHEN o.status = 'paid' THEN o.total END)
+        FROM users u LEFT JOIN orders o ON o.user_id = u.id
+        GROUP BY u.id ORDER BY COUNT(o.id) DESC, u.id""")
+    assert [(r["id"], r["count_orders"]) for r in records] == [(i, n) for i, n, _ in expected]
+    assert [None if r["paid"] is None else float(r["paid"]) for r in records] == [
+        None if s is None else round(s, 2) for _, _, s in expected]
+
+
+def test_an_include_aggregate_counts_per_child_row(builder, sqlite_config_path):
+    builder.node().checkboxes["orders"].value = True
+    builder.node("orders").attributes.value = ("id",)
+    builder.node("orders").new_aggregate("count", "products")
+    preview_follows(builder)
+    counts = {o["id"]: o["count_products"] for u in builder.run().records for o in u["orders"]}
+    expected = dict(shop_sql(sqlite_config_path, """
+        SELECT o.id, COUNT(op.product_id) FROM orders o LEFT JOIN order_products op ON op.order_id = o.id
+        WHERE o.user_id IS NOT NULL GROUP BY o.id"""))
+    assert counts == expected
+
+
+# ---------------------------------------------------------------------------
+# Layout: toggles in full, separate association labels, the preview's wrapping, the filter box
+
+
+def widgets_in(widget) -> list:
+    found, stack = [], [widget]
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
+
+
+def test_every_toggle_sizes_its_buttons_to_their_labels(builder):
+    orders_and_products(builder)
+    builder.new_order("name", "desc")
+    toggles = [x for x in widgets_in(builder.widget) if isinstance(x, w.ToggleButtons)]
+    assert {t.options for t in toggles} == {("and", "or"), ("asc", "desc")}
+    assert len(toggles) == 4 + 2 + 1  # a where per node, an order per to-many list, the root's order
+    # 48px cut "desc" to "d..." (it needs about 50px with the buttons' padding)
+    assert {t.style.button_width for t in toggles} == {"auto"}
+
+
+def test_association_checkboxes_are_separate_framed_labels(builder):
+    root = builder.node()
+    boxes = list(root.association_box.children)
+    assert boxes == list(root.checkboxes.values())  # one widget each, side by side, wrapping
+    assert root.association_box.layout.flex_flow == "row wrap"
+    assert [b.description for b in boxes] == ["orders → Order", "paid_orders → Order",
+                                              "reviews → Review ⇄ products", "referrer → User", "referrals → User"]
+    for box in boxes:
+        layout = box.layout
+        assert box.indent is False and layout.width == "auto"
+        assert layout.margin.split()[1] != "0" and layout.padding and layout.border  # room and a frame
+
+
+def test_sql_preview_wraps_at_blanks_only(builder):
+    import html as html_
+
+    orders_and_products(builder)
+    preview = builder.preview.value
+    for rule in ("white-space:pre-wrap", "word-break:normal", "overflow-wrap:normal", "overflow-x:auto"):
+        assert rule in preview
+    runs = re.findall(r'<span style="white-space:nowrap">(.*?)</span>(?=\s|</pre>)', preview, re.DOTALL)
+    texts = [html_.unescape(re.sub(r"<[^>]+>", "", run)) for run in runs]
+    assert '"orders->products->OrderProduct".product_id' in texts  # one piece, never cut at the "-"
+    assert all(text and not any(c.isspace() for c in text) for text in texts)
+    assert html_.unescape(re.sub(r"<[^>]+>", "", preview)) == builder.sql + "\n"  # the same text
+    backquoted = preview_html("SELECT `orders->products`.id FROM t")  # MySQL's quoting
+    assert '<span style="white-space:nowrap"><span style="color: #666">`</span>orders' in backquoted
+    builder.node().new_condition("id", "between", "").value.value = "1"
+    assert "between expects" in builder.preview.value and "word-break:normal" in builder.preview.value
+
+
+@pytest.fixture
+def wide(tmp_path):
+    """A model with 12 columns (a filter box over its attribute list) and one with 3."""
+    import sqlite3
+
+    columns = ["id", *(f"c{i:02d}" for i in range(1, 10)), "label", "owner_id"]
+    with sqlite3.connect(tmp_path / "wide.db") as db:
+        db.execute(f"CREATE TABLE wide ({', '.join(columns)}, PRIMARY KEY (id))")
+        db.execute("CREATE TABLE owners (id INTEGER PRIMARY KEY, name TEXT, city TEXT)")
+    db.close()
+    return explorer.load_config({
+        "databases": {"w": {"url": f"sqlite:///{tmp_path / 'wide.db'}"}},
+        "models": {"Wide": {"database": "w", "table": "wide", "associations": {
+                       "owner": {"belongs_to": "Owner", "foreign_key": "owner_id"}}},
+                   "Owner": {"database": "w", "table": "owners"}}})
+
+
+def test_a_filter_box_narrows_a_long_attribute_list_and_keeps_the_selection(wide):
+    b = explorer.builder(wide, query={"from": "Wide", "attributes": ["id", "c01", "c02", "label"],
+                                      "include": ["owner"]})
+    root = b.node()
+    assert b.node("owner").attribute_filter is None  # 3 columns: no box
+    assert root.attribute_filter in shown(root) and root.attribute_filter.placeholder == "filter 12 columns"
+    root.attribute_filter.value = "C0"
+    assert root.attributes.options == tuple(f"c{i:02d}" for i in range(1, 10))
+    assert root.attributes.value == ("c01", "c02")
+    assert b.query["attributes"] == ["id", "c01", "c02", "label"]  # the hidden ones stay chosen
+    root.attributes.value = ("c02", "c05")
+    assert b.query["attributes"] == ["id", "c02", "c05", "label"]
+    root.attribute_filter.value = "nothing like it"
+    assert root.attributes.options == () and b.query["attributes"] == ["id", "c02", "c05", "label"]
+    root.attribute_filter.value = ""
+    assert len(root.attributes.options) == 12 and root.attributes.value == ("id", "c02", "c05", "label")
+    root.attributes.value = root.attributes.options
+    assert "attributes" not in b.query
