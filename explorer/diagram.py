@@ -3,9 +3,10 @@
 JupyterLab renders a fenced ``mermaid`` block in Markdown output, so
 ``explorer.diagram(config)`` (or ``%crossquery diagram``) draws the models
 without any extension. Models are listed database by database and titled
-``Model (database)``; an association that crosses databases is drawn dashed
+``Model (database.table)``; an association that crosses databases is drawn dashed
 and labelled with the databases it joins. A legend below names each database
-and where it lives, with the password masked.
+and where it lives, with the password masked. By default an entity lists only
+its key columns; ``columns=True`` lists every column with its SQL type.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .config import Association, Config, load_config
+import sqlalchemy as sa
+
+from .config import Association, Config, Model, load_config
 from .engines.base import mask_url
 
 # Mermaid crow's-foot ends: (left end, right end) for source -> target.
@@ -28,8 +31,9 @@ _CARDINALITY = {
 class Diagram:
     """A Mermaid ``erDiagram`` of a config; shows itself as Markdown in Jupyter."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, columns: bool = False):
         self.config = config
+        self.columns = columns  # every column with its type (reads the live tables), not only the keys
 
     @property
     def mermaid(self) -> str:
@@ -75,12 +79,32 @@ class Diagram:
 
     def _entity(self, name: str, database: str) -> list[str]:
         model = self.config.models[name]
-        foreign = self._foreign_keys().get(name, set())
-        keys = list(dict.fromkeys([*model.primary_key, *sorted(foreign)]))
-        attributes = [f'        key {_ident(c)} {_markers(c, model.primary_key, foreign)}'.rstrip()
-                      for c in keys]
         title = _quote(f"{name} ({database}.{model.table})")
-        return [f"    {_ident(name)}[{title}] {{", *attributes, "    }"]
+        return [f"    {_ident(name)}[{title}] {{", *self._attributes(model), "    }"]
+
+    def _attributes(self, model: Model) -> list[str]:
+        """The entity's rows: its keys (``key id PK``), or with ``columns`` every column and its type."""
+        foreign = self._foreign_keys().get(model.name, set())
+        if not self.columns:
+            keys = dict.fromkeys([*model.primary_key, *sorted(foreign)])
+            return [_attribute("key", c, _markers(c, model.primary_key, foreign)) for c in keys]
+        self.config.check_columns([model.name])  # columns listed in the config: their live types
+        rows = []
+        for column in self.config.columns(model.name):
+            kind, comment = self._type_of(model, column)
+            rows.append(_attribute(kind, column, _markers(column, model.primary_key, foreign), comment))
+        return rows
+
+    def _type_of(self, model: Model, column: str) -> tuple[str, str]:
+        """The column's type as the model's server spells it, as a Mermaid type (and comment)."""
+        sql_type = self.config.column_type(model.name, column)
+        if isinstance(sql_type, sa.types.NullType):  # a SQLite column declared without a type
+            return "untyped", ""
+        dialect = self.config.databases[model.database].url.get_dialect()()
+        try:
+            return _type_token(sql_type.compile(dialect=dialect))
+        except sa.exc.CompileError:
+            return _type_token(type(sql_type).__name__)
 
     def _foreign_keys(self) -> dict[str, set[str]]:
         """Model name -> its columns that some association uses as a foreign key."""
@@ -115,18 +139,45 @@ class Diagram:
         return list(dict.fromkeys(self.config.models[m].database for m in models if m))
 
 
-def diagram(config: Any) -> Diagram:
+def diagram(config: Any, columns: bool = False) -> Diagram:
     """A Mermaid ER diagram of ``config`` (a path, dict or Config); Jupyter renders it.
 
-    >>> explorer.diagram("shop.yaml")  # doctest: +SKIP
+    Each model shows its key columns; ``columns=True`` shows every column with its
+    type (``decimal(10,2) total``), read from the live tables.
+
+    >>> explorer.diagram("shop.yaml", columns=True)  # doctest: +SKIP
     """
-    return Diagram(load_config(config))
+    return Diagram(load_config(config), columns=columns)
 
 
 def _ident(name: str) -> str:
     """A Mermaid-safe identifier for a model or column name."""
     cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name)
     return cleaned if cleaned[:1].isalpha() else f"m_{cleaned}"
+
+
+def _column(name: str) -> str:
+    """A Mermaid-safe attribute name; Mermaid would read a column named ``pk`` as a key mark."""
+    cleaned = _ident(name)
+    return cleaned + "_" if cleaned.upper() in ("PK", "FK", "UK") else cleaned
+
+
+def _type_token(text: str) -> tuple[str, str]:
+    """Mermaid's one-word attribute type for a SQL type, and the full type as a comment when
+    the word cannot hold it: ``DECIMAL(10, 2)`` -> ``decimal(10,2)``, ``TIMESTAMP WITH TIME
+    ZONE`` -> ``timestamp_with_time_zone``, ``ENUM('a','b')`` -> ``enum`` and the comment."""
+    text = re.sub(r"\s+(CHARACTER SET|COLLATE)\s+\S+", "", text).strip()  # not the type itself
+    token = re.sub(r"\s*,\s*", ",", text.lower()).replace(" ", "_")
+    if re.fullmatch(r"[a-z_][\w\-\[\]().,]*", token, re.ASCII):
+        return token, ""
+    word = re.match(r"[a-z_]\w*", token, re.ASCII)
+    return (word.group() if word else "type"), text
+
+
+def _attribute(kind: str, column: str, marks: str, comment: str = "") -> str:
+    """One ``type name PK, FK "comment"`` row of an entity block."""
+    words = [kind, _column(column), marks, _quote(comment) if comment else ""]
+    return "        " + " ".join(word for word in words if word)
 
 
 def _quote(text: str) -> str:

@@ -29,14 +29,15 @@ from IPython.display import JSON, display
 import explorer
 from explorer.display import plan_html, statement_html, yaml_html
 from explorer.engines import ENGINES
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, did_you_mean
 from explorer.export import statement_sql
 from explorer.textout import records_json
 
 LINE_USAGE = """\
 %crossquery config PATH|VARIABLE    use this config for the session's %%crossquery cells
 %crossquery config                  show the session's config
-%crossquery diagram [PATH|VARIABLE] draw the config's models and associations (Mermaid)
+%crossquery diagram [PATH|VARIABLE] [--columns]   draw the config's models and associations (Mermaid);
+                                    --columns: every column with its type, not only the keys
 %crossquery builder [PATH|VARIABLE] [QUERY_VARIABLE]   open the visual include builder
 %crossquery init URL [URL ...] [-o FILE.yaml]   draft a config from live schemas (YAML and diagram)"""
 
@@ -112,7 +113,18 @@ class CrossqueryMagics(Magics):
         return None
 
     def _diagram(self, rest: list[str]):
-        return explorer.diagram(self._config_for(rest[0] if rest else None))
+        """``--columns`` lists every column of each model with its type, not only the keys."""
+        options = [word for word in rest if word.startswith("-")]
+        refs = [word for word in rest if not word.startswith("-")]
+        usage = "Usage: %crossquery diagram [PATH|VARIABLE] [--columns]"
+        unknown = [option for option in options if option != "--columns"]
+        if unknown:
+            raise UsageError(f"%crossquery diagram: unknown option {unknown[0]!r}."
+                             f"{did_you_mean(unknown[0], ['--columns'])} {usage}")
+        if len(refs) > 1:
+            raise UsageError(f"%crossquery diagram takes one config, got {' '.join(refs)}. {usage}")
+        config = self._config_for(refs[0] if refs else None)
+        return explorer.diagram(config, columns="--columns" in options)
 
     def _builder(self, rest: list[str]):
         from .widget import builder
