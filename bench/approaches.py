@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 import explorer
 from bench.baselines import naive_merge, orm
-from bench.cases import CASES
+from bench.cases import CASES, LIBRARY_CASES
 
 warnings.filterwarnings("ignore", message=".*pandas only supports SQLAlchemy.*")
 
@@ -27,17 +27,20 @@ class Setup:
         self.statement = explorer.prepare(self.config, self.query)
         self.raw = yaml.safe_load(open(config_path))
         self.schemas = {name: db.schema for name, db in self.config.databases.items()}
+        self.home = next(iter(self.config.databases))  # the first database: users_and_orders, lending
 
-    def pymysql(self, database: str = "users_and_orders"):
+    def pymysql(self, database: str | None = None):
         import pymysql
 
-        url = self.config.databases[database].url
+        url = self.config.databases[database or self.home].url
         return pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
                                password=url.password or "", database=url.database, charset="utf8mb4")
 
 
 def explorer_run(setup: Setup, reader: str = "driver"):
     result = explorer.run(setup.config, setup.query, reader=reader)
+    if setup.case in LIBRARY_CASES:  # what Sequelize's findAll + toJSON() gives: records only
+        return result.row_count, [], len(result.records)
     frames = result.frames
     records = result.records
     return result.row_count, [result.frame, *frames.values()], len(records)
@@ -55,7 +58,7 @@ def read_sql(setup: Setup):
 
 def limit_client(setup: Setup):
     """The mariadb command-line client, output thrown away: the server + wire limit."""
-    url = setup.config.databases["users_and_orders"].url
+    url = setup.config.databases[setup.home].url
     sql = setup.statement.to_sql(literal=True)
     done = subprocess.run([shutil.which("mariadb"), "-u", url.username, "-h", url.host, "-P", str(url.port or 3306),
                            "-B", "-N", "-e", sql], stdout=subprocess.PIPE, check=True)
@@ -65,7 +68,7 @@ def limit_client(setup: Setup):
 def connectorx_read(setup: Setup):
     import connectorx as cx
 
-    url = setup.config.databases["users_and_orders"].url.set(drivername="mysql")
+    url = setup.config.databases[setup.home].url.set(drivername="mysql")
     frame = cx.read_sql(url.render_as_string(hide_password=False), setup.statement.to_sql(literal=True))
     return len(frame), [frame], None
 

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import yaml
 
-from bench.cases import CASES
+from bench.cases import SHOP_CASES as CASES
 from bench.generate import DATA
+from bench.results import FEDERATION as HEADING
+from bench.results import RESULTS, replace_section
 
 ENGINES = {"server": "one server (MariaDB holds both databases)",
            "duckdb": "DuckDB: MariaDB + PostgreSQL",
            "spark": "Spark local[2]: MariaDB + PostgreSQL"}
-RESULTS = Path(__file__).parent / "RESULTS.md"
-HEADING = "## Federation"
 
 
 def federated_config() -> dict:
@@ -96,13 +96,6 @@ def summarise(samples: dict, engines: list[str], cases: list[str], repeat: int) 
     return lines
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace the Federation section of RESULTS.md (bench.run keeps it when it rewrites the rest)."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    head = text.split(HEADING)[0].rstrip()
-    path.write_text((head + "\n\n" if head else "") + "\n".join(lines) + "\n", encoding="utf-8")
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -130,7 +123,7 @@ def main(argv=None) -> None:
     lines.insert(1, f"\nScale {scale}; the same machine and versions as above, plus duckdb and pyspark.")
     print("\n".join(lines))
     if args.output != "-":
-        write_section(Path(args.output), lines)
+        replace_section(Path(args.output), HEADING, lines)
 
 
 if __name__ == "__main__":
