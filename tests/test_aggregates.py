@@ -180,3 +180,15 @@ def test_aggregates_through_spark(spark_shop, one_server_shop):  # noqa: F811 - 
             result = explorer.run(spark_shop, query)
             assert result.engine == "spark"
             assert normalize(result.records) == normalize(explorer.run(one_server_shop, query).records), name
+
+
+@pytest.mark.mysql
+def test_the_arrow_reader_reads_counts_and_averages_as_the_driver_does(mysql_shop):
+    query = {"from": "User", "attributes": ["id"],
+             "aggregate": {"n": {"count": "orders"}, "a": {"avg": "orders.total"}, "last": {"max": "orders.created_at"}}}
+    by_arrow = explorer.run(mysql_shop, query, reader="arrow")
+    by_driver = explorer.run(mysql_shop, query, reader="driver")
+    assert by_arrow.execution.reader == "arrow"
+    assert by_arrow.records == by_driver.records
+    with pytest.raises(explorer.ExecutionError, match=r"reader: arrow cannot carry .*s \(BIGINT"):
+        explorer.run(mysql_shop, {**query, "aggregate": {"s": {"sum": "orders.id"}}}, reader="arrow")

@@ -46,7 +46,7 @@ def error(config, query) -> str:
     ({"from": "User", "lmit": 3}, ["lmit", "Did you mean: limit?"]),
     ({"from": "User", "limit": -1}, ["limit", ">= 0"]),
     ({"from": "User", "offset": 1.5}, ["offset"]),
-    ({"from": "User", "order": [["nme", "asc"]]}, ["order.0", "no column 'nme'", "name"]),
+    ({"from": "User", "order": [["nme", "asc"]]}, ["order.0", "no column or aggregate 'nme'", "name"]),
     ({"from": "User", "order": [["name", "up"]]}, ["order.0", "asc|desc"]),
     ({"from": "User", "order": [["orders.total", "desc"]]}, ["order.0", "'orders' is not an included path"]),
     ({"from": "User", "where": {"id": {"is": 1}}}, ["where.id.is", "null, true or false"]),

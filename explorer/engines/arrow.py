@@ -112,8 +112,31 @@ def arrow_unfit(config: Config, compiled: Compiled) -> list[str]:
     its SQLAlchemy type need not be what the server sends; the JSON strategy's
     include columns are JSON text, which connectorx passes through as the driver does.
     """
+    aggregates = _aggregates_by_label(compiled)
     return [label for label, column in compiled.statement.selected_columns.items()
-            if not _fits(column)]
+            if not (_aggregate_fits(config, aggregates[label]) if label in aggregates else _fits(column))]
+
+
+def _aggregates_by_label(compiled: Compiled) -> dict:
+    """label -> Aggregate, for the statement's aggregate columns (see explorer.aggregates)."""
+    found = {}
+    for node in compiled.layout:
+        if node.aggregates:
+            by_name = {a.name: a for a in compiled.query.aggregates_at(node.path)}
+            found.update({label: by_name[column] for column, label in zip(node.columns, node.labels)
+                          if column in node.aggregates})
+    return found
+
+
+def _aggregate_fits(config: Config, aggregate) -> bool:
+    """Counts are BIGINT and avg a DOUBLE on MariaDB; min and max have their column's type. A sum
+    is a DECIMAL whose width connectorx picks for itself (decimal128(38, 10) for integers): the
+    driver reads it."""
+    if aggregate.function in ("count", "count_distinct", "avg"):
+        return True
+    if aggregate.function in ("min", "max"):
+        return _type_fits(config.column_type(aggregate.model, aggregate.column))
+    return False
 
 
 def arrow_refusal(compiled: Compiled, labels: Sequence[str]) -> ExecutionError:
