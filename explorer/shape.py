@@ -14,7 +14,6 @@ passes through a lossy dtype on its way to a record.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
@@ -303,30 +302,52 @@ def to_records(table: NodeTable, labels: list[str], names: list[str]) -> list[di
 
 
 def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[dict[str, Any]]:
+    """Every node's records, then each child's records attached to its parents' as a list (to-many)
+    or a dict or None (to-one). Children find their parent by integer codes of the key chain
+    and are grouped by a stable sort, not by a dict lookup per row."""
     layout = compiled.layout
     chains = key_chains(layout)
-    children: dict[tuple, list[NodeLayout]] = defaultdict(list)
-    for node in layout[1:]:
-        children[node.parent].append(node)
-    grouped: dict[tuple, dict[tuple, list]] = {}
-    for node in reversed(layout):  # children before parents
-        chain = chains[node.path]
-        part = tables[node.path]
+    records = {}
+    for node in layout:
         label_of = dict(zip(node.columns, node.labels))
-        records = to_records(part, [label_of[c] for c in node.shown], list(node.shown))
-        key_columns = [part.values(label) for label in chain]
-        keys = list(zip(*key_columns))
-        for child in children[node.path]:
-            groups = grouped.pop(child.path)
-            for record, key in zip(records, keys):
-                found = groups.get(key)
-                if not child.to_many and found and len(found) > 1:
-                    raise to_one_error(compiled, child, key, len(found))
-                record[child.records_key] = (found or []) if child.to_many else (found[0] if found else None)
-        if not node.path:
-            return records
-        groups: dict[tuple, list] = defaultdict(list)
-        for record, parent_key in zip(records, zip(*key_columns[: -len(node.key_labels)])):
-            groups[parent_key].append(record)
-        grouped[node.path] = groups
-    return []
+        records[node.path] = to_records(tables[node.path], [label_of[c] for c in node.shown], list(node.shown))
+    for node in layout[1:]:  # in layout order: a record's includes come in the query's order
+        parent_chain = chains[node.parent]
+        parent_codes, child_codes = _shared_codes([tables[node.parent].columns[label] for label in parent_chain],
+                                                  [tables[node.path].columns[label] for label in parent_chain])
+        _attach(records[node.parent], parent_codes, records[node.path], child_codes, node, tables[node.parent],
+                parent_chain, compiled)
+    return records[()]
+
+
+def _shared_codes(left: list, right: list) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row of each side, equal exactly where the rows' values are equal."""
+    size = len(left[0]) if left else 0
+    codes = np.zeros(size + (len(right[0]) if right else 0), dtype=np.int64)
+    for a, b in zip(left, right):
+        both = pd.concat([pd.Series(a, copy=False), pd.Series(b, copy=False)], ignore_index=True).array
+        column_codes, uniques = pd.factorize(both, use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * max(len(uniques), 1) + column_codes)
+    return codes[:size], codes[size:]
+
+
+def _attach(parents: list[dict], parent_codes: np.ndarray, children: list[dict], child_codes: np.ndarray,
+            node: NodeLayout, parent_table: NodeTable, parent_chain: list[str], compiled: Compiled) -> None:
+    key = node.records_key
+    position = np.full(int(max(parent_codes.max(initial=-1), child_codes.max(initial=-1))) + 1, -1, dtype=np.int64)
+    position[parent_codes] = np.arange(len(parent_codes))
+    owner = position[child_codes]  # the parent record of each child row (-1: none, never shown)
+    order = np.argsort(owner, kind="stable")  # each parent's children together, in their row order
+    bounds = np.searchsorted(owner[order], np.arange(len(parents) + 1))
+    ordered = [children[i] for i in order.tolist()]
+    if node.to_many:
+        for record, start, stop in zip(parents, bounds[:-1].tolist(), bounds[1:].tolist()):
+            record[key] = ordered[start:stop]
+        return
+    counts = np.diff(bounds)
+    if (counts > 1).any():
+        index = int(np.flatnonzero(counts > 1)[0])
+        chain = tuple(parent_table.values(label)[index] for label in parent_chain)
+        raise to_one_error(compiled, node, chain, int(counts[index]))
+    for record, start, count in zip(parents, bounds[:-1].tolist(), counts.tolist()):
+        record[key] = ordered[start] if count else None

@@ -120,7 +120,7 @@ def arrow_unfit(config: Config, compiled: Compiled) -> list[str]:
 def _aggregates_by_label(compiled: Compiled) -> dict:
     """label -> Aggregate, for the statement's aggregate columns (see explorer.aggregates)."""
     found = {}
-    for node in compiled.layout:
+    for node in getattr(compiled, "layout", ()):  # a bare statement (tests) has no aggregates
         if node.aggregates:
             by_name = {a.name: a for a in compiled.query.aggregates_at(node.path)}
             found.update({label: by_name[column] for column, label in zip(node.columns, node.labels)
@@ -352,10 +352,7 @@ def column_values(column, selected) -> list:
         _expect(pa.types.is_float64(arrow_type), selected, arrow_type)
         return column.to_pylist()
     if isinstance(sql_type, sa.DateTime | sa.Date) and _is_text(arrow_type):  # see dates_as_text
-        from pymysql.converters import convert_date, convert_datetime
-
-        convert = convert_datetime if isinstance(sql_type, sa.DateTime) else convert_date
-        return [None if text is None else convert(text) for text in column.to_pylist()]
+        return _dates_from_text(column, isinstance(sql_type, sa.DateTime))
     if isinstance(sql_type, sa.DateTime):
         _expect(pa.types.is_timestamp(arrow_type) and arrow_type.tz is None, selected, arrow_type)
         return _via_numpy(column.cast(pa.timestamp("us")))
@@ -379,6 +376,39 @@ def _expect(condition: bool, selected, arrow_type) -> None:
         raise ExecutionError(f"The Arrow reader returned {arrow_type} for {getattr(selected, 'name', '?')} "
                              f"({selected.type!r}), which cannot be turned back into the driver's "
                              "values; use reader: driver.")
+
+
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+
+
+def _dates_from_text(column, with_time: bool) -> list:
+    """MariaDB's text of DATE / DATETIME columns as PyMySQL reads it.
+
+    A chunk whose every text is a plain, valid date is parsed by Arrow in C (as PyMySQL
+    would: the same digits, fractions padded to microseconds); a chunk holding anything
+    else (a zero date '0000-00-00', an invalid one) goes value by value through PyMySQL's
+    own converters, which keep such a value as its text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pymysql.converters import convert_date, convert_datetime
+
+    convert, target = (convert_datetime, pa.timestamp("us")) if with_time else (convert_date, pa.date32())
+    values: list = []
+    for chunk in column.chunks:
+        plain = pc.all(pc.match_substring_regex(chunk, _DATETIME_TEXT if with_time else _DATE_TEXT))
+        parsed = None
+        if plain.as_py() is not False:  # True, or None for a chunk of only NULLs
+            try:
+                parsed = chunk.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a day past the month's end, ...
+                parsed = None
+        if parsed is None:
+            values += [None if text is None else convert(text) for text in chunk.to_pylist()]
+        else:
+            values += _via_numpy(pa.chunked_array([parsed], type=target))
+    return values
 
 
 def _via_numpy(column) -> list:
