@@ -98,7 +98,8 @@ def run_statement(statement: Statement, timeout: float | None = None, max_rows: 
 
     The session is read-only; the statement stops after ``timeout`` seconds (default 60)
     and after ``max_rows`` joined rows; Ctrl-C cancels it where it runs and leaves the
-    session usable.
+    session usable. One that runs past half a second shows its progress, with a Cancel
+    button in a notebook (``explorer.progress``).
     """
     config, compiled = statement.config, statement.compiled
     for name, value in (("timeout", timeout), ("max_rows", max_rows)):

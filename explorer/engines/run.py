@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from ..errors import ExecutionError, QueryInterrupted, RowCapError
+from ..progress import Watch
 from .base import Features, server_error
 
 DEFAULT_TIMEOUT = 60.0
@@ -88,7 +89,8 @@ def interruptible(run):
     KeyboardInterrupt only reaches the main thread, and a driver blocked in a socket
     read never sees it; the main thread waits here instead, cancels the statement
     (KILL QUERY, pg cancel, sqlite3 interrupt), waits for the session to be idle
-    again, and re-raises. Other threads run the statement directly.
+    again, and re-raises. While it waits it shows the run's progress (``explorer.progress``),
+    whose Cancel button takes the same path as Ctrl-C. Other threads run the statement directly.
     """
     if threading.current_thread() is not threading.main_thread():
         return run()
@@ -104,21 +106,31 @@ def interruptible(run):
             done.set()
 
     threading.Thread(target=work, name="crossquery-statement", daemon=True).start()
+    watch = Watch(run)
+    try:
+        wait_watched(run, done, watch)
+    finally:
+        watch.close()
+    if "error" in outcome:
+        raise outcome.pop("error")
+    return outcome["value"]
+
+
+def wait_watched(run, done: threading.Event, watch: Watch) -> None:
+    """Wait for the run to end, showing its progress; on Ctrl-C (or Cancel) stop it on the server."""
     try:
         while not done.wait(0.05):
-            pass
+            watch.tick()
     except KeyboardInterrupt:
         if done.is_set():
             raise
+        watch.cancelling()
         run.cancel()
         if wait_idle(run, done):
             raise QueryInterrupted("the statement was cancelled on the server, and nothing of it "
                                    "is left running there.") from None
         raise QueryInterrupted("the server did not stop the statement within 10 s, so its session "
                                "was closed; check the server's process list.") from None
-    if "error" in outcome:
-        raise outcome.pop("error")
-    return outcome["value"]
 
 
 def wait_idle(run, done: threading.Event, seconds: float = 10.0) -> bool:
@@ -145,10 +157,14 @@ def quietly(action) -> None:
         log.debug("cleanup after the statement failed: %s", exc)
 
 
-def fetch_capped(chunks, max_rows: int) -> list[tuple]:
+def fetch_capped(chunks, max_rows: int, counter=None) -> list[tuple]:
+    """Every row of ``chunks``, stopping past ``max_rows``; ``counter.received`` follows the count
+    (the progress display reads it from the waiting thread)."""
     rows: list[tuple] = []
     for chunk in chunks:
         rows.extend(chunk)
+        if counter is not None:
+            counter.received = len(rows)
         if len(rows) > max_rows:
             raise row_cap_error(max_rows)
     return rows

@@ -24,7 +24,7 @@ from .arrow import arrow_unfit, execute_arrow, has_connectorx
 from .base import READERS, Backend, scrub
 from .run import Engine, Execution, Features, fetch_capped, interruptible, quietly
 
-_FETCH_CHUNK = 50_000
+_FETCH_CHUNK = 10_000  # rows per fetch: also how often the progress display sees the count move
 
 log = logging.getLogger("explorer")
 
@@ -119,6 +119,7 @@ class _Run:
         self.setup, self.sent = backend.bounded(connection, sql, timeout)
         self.decoding = None
         self.json_types: list = []  # the JSON strategy's column types, whose loaders are made here
+        self.received = 0  # rows fetched so far, read by the progress display (explorer.progress)
 
     @property
     def dbapi(self):
@@ -130,7 +131,8 @@ class _Run:
         stop_timer = self.backend.start_timeout(dbapi, self.timeout)
         try:
             self._prepare(cursor)
-            rows = fetch_capped(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows)
+            rows = fetch_capped(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows,
+                                self)
             if hasattr(dbapi, "adapters"):  # psycopg reads text by the session's settings (see decode)
                 self.decoding = postgres_decoding(dbapi, self.json_types)
             return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
