@@ -345,10 +345,10 @@ class _Parser:
         """aggregate: {name: {function: path, where: ...}} and having: of one node."""
         raw = options.get("aggregate")
         at = f"{here}.aggregate" if here else "aggregate"
+        having_at = f"{here}.having" if here else "having"
         if raw is None:
             if options.get("having") is not None:
-                raise QueryError(f"{at.replace('aggregate', 'having')}: having filters by aggregates; "
-                                 "this node has no aggregate:.")
+                raise QueryError(f"{having_at}: having filters by aggregates; this node has no aggregate:.")
             return {}
         if not isinstance(raw, Mapping) or not raw:
             raise QueryError(f"{at}: expected a mapping like {{loan_count: {{count: loans}}}}, got {raw!r}.")
@@ -360,7 +360,6 @@ class _Parser:
                 raise QueryError(f"{at}.{name}: {model} already has a column or association named {name!r}; "
                                  "give the aggregate another name.")
             aggregates.append(self.aggregate(model, name, spec, f"{at}.{name}"))
-        having_at = f"{here}.having" if here else "having"
         having = self.having(options.get("having"), aggregates, having_at)
         return {"aggregates": tuple(aggregates), "having": having}
 
