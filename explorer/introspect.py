@@ -646,6 +646,11 @@ def _build_data(sources: list[Source], tables: list[Table], assocs: list[Assoc],
         if table.pk_comment:
             comments[("models", table.model)] = table.pk_comment
             notes.append(f"{table.model} (table {table.source.name}.{table.name}): {table.pk_comment}.")
+        soft_delete = _soft_delete_column(table)
+        if soft_delete:  # suggested, never written: paranoid hides rows, which a draft must not decide
+            suggestion = f"{soft_delete} looks like a soft-delete column: add paranoid: {soft_delete} to hide its rows"
+            comments.setdefault(("models", table.model), suggestion)
+            notes.append(f"{table.model} (table {table.source.name}.{table.name}): {suggestion}.")
         own = [a for a in assocs if a.owner is table]
         if own:
             entry["associations"] = {a.name: a.spec for a in own}
@@ -654,6 +659,18 @@ def _build_data(sources: list[Source], tables: list[Table], assocs: list[Assoc],
                     comments[("models", table.model, "associations", a.name)] = a.comment
         models[table.model] = entry
     return {"databases": databases, "models": models}, comments
+
+
+SOFT_DELETE_NAMES = ("deleted_at", "deletedAt", "deleted_on", "removed_at")
+
+
+def _soft_delete_column(table: Table) -> str | None:
+    """A nullable date/time column named like Sequelize's deletedAt, for a paranoid: suggestion."""
+    for column in table.columns:
+        if column["name"] in SOFT_DELETE_NAMES and column.get("nullable", True) and \
+                isinstance(column["type"], sa.DateTime | sa.Date):
+            return column["name"]
+    return None
 
 
 def _database_entry(source: Source, variables: dict[tuple, str], comments: dict, notes: list[str]) -> dict:

@@ -510,3 +510,20 @@ def test_server_errors_name_the_database(place):
     else:
         message = _error(f"{postgres_url()}?schema={missing}")
         assert f"no schema '{missing}'" in message and "crossquery_test" in message
+
+
+def test_a_soft_delete_column_is_suggested_never_written(tmp_path):
+    url = _sqlite_file(tmp_path / "shop.db",
+                       "CREATE TABLE members (id INTEGER PRIMARY KEY, name TEXT, deleted_at DATETIME)",
+                       "CREATE TABLE notes (id INTEGER PRIMARY KEY, deleted_at TEXT)")
+    draft = draft_config([url])
+    assert "paranoid" not in draft.data["models"]["Member"]  # hiding rows is the user's decision
+    line = next(line for line in draft.yaml.splitlines() if line.startswith("  Member:"))
+    assert "add paranoid: deleted_at" in line
+    assert any("Member" in note and "paranoid: deleted_at" in note for note in draft.notes)
+    assert not any(note.startswith("Note ") and "paranoid" in note for note in draft.notes)  # TEXT is no date
+    path = write_yaml(draft, tmp_path / "shop.yaml")
+    config = yaml.safe_load(path.read_text())
+    config["models"]["Member"]["paranoid"] = "deleted_at"  # the suggestion, taken
+    assert explorer.load_config({**config, "databases": draft.data["databases"]}).models["Member"].paranoid == \
+        "deleted_at"
