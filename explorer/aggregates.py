@@ -76,11 +76,11 @@ def aggregate_value(config: Config, aggregate: Aggregate, parent, where: WhereFn
         conditions.append(where(step.scope, target))
         last = target
     conditions.append(where(aggregate.where, last))
-    value = _function(aggregate, last)
-    if isinstance(aggregate_type(config, aggregate), sa.Float) and aggregate.function == "sum":
+    value, value_type = _function(aggregate, last), aggregate_type(config, aggregate)
+    if isinstance(value_type, sa.Float) and aggregate.function == "sum":
         value = as_double(value)  # SQLite's sum of integer-valued REALs would be an integer
     query = sa.select(value).select_from(from_clause).where(link, *[c for c in conditions if c is not None])
-    return sa.type_coerce(query.scalar_subquery(), aggregate_type(config, aggregate))
+    return sa.type_coerce(query.scalar_subquery(), value_type)
 
 
 def _function(aggregate: Aggregate, alias):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import FromClause
 
 from .aggregates import aggregate_type, aggregate_value
-from .compile_json import JsonCompiler, OneAlias, equal_keys, in_window
+from .compile_json import JsonCompiler, OneAlias, equal_keys, in_window, order_key
 from .config import Config
 from .errors import QueryError
 from .kinds import json_encoding, server_dialect
@@ -90,7 +91,7 @@ class Compiled:
     def column_type(self, config: Config, node: NodeLayout, column: str):
         """The SQL type of one of the node's columns, or of its aggregate of that name."""
         if column in node.aggregates:
-            return aggregate_type(config, next(a for a in self.query.aggregates_at(node.path) if a.name == column))
+            return aggregate_type(config, self.query.aggregate(node.path, column))
         return config.column_type(node.model, column)
 
 
@@ -181,11 +182,10 @@ class _Aliases:
         self.query = compiler.query
         self.compiler = compiler
         self.by_path: dict[tuple, FromClause] = {}
-        self.junction_of = {inc.through_path: inc for inc in self.query.walk() if inc.through_attributes}
 
     def node(self, path: tuple[str, ...]) -> FromClause:
-        if path in self.junction_of:  # the junction's columns that records show
-            return self.junction(self.junction_of[path])
+        if path in self.compiler.junctions:  # the junction's columns that records show
+            return self.junction(self.compiler.junctions[path])
         if path not in self.by_path:
             include = self.query.node(path) if path else None
             model = self.query.model if not path else include.model
@@ -216,17 +216,18 @@ class _Compiler:
 
     def value(self, alias, path: tuple[str, ...], name: str):
         """A node's column, or its aggregate of that name, for the row of ``alias``."""
-        if path in self._junction_paths:
+        if path in self.junctions:
             return alias.c[name]
-        aggregate = next((a for a in self.query.aggregates_at(path) if a.name == name), None)
+        aggregate = self.query.aggregate(path, name)
         if aggregate is None:
             return alias.c[name]
         return aggregate_value(self.config, aggregate, alias,
                                lambda where, target: self._where(where, OneAlias(target), ()))
 
-    @property
-    def _junction_paths(self) -> set[tuple]:
-        return {inc.through_path for inc in self.query.walk() if inc.through_attributes}
+    @cached_property
+    def junctions(self) -> dict[tuple, Include]:
+        """The layout paths of the junctions whose columns records show, and their includes."""
+        return {inc.through_path: inc for inc in self.query.walk() if inc.through_attributes}
 
     def having(self, having: Where | None, alias, path: tuple[str, ...]):
         """``having`` of the node at ``path``: its conditions over the row's aggregates."""
@@ -240,7 +241,12 @@ class _Compiler:
         return sa.and_(*conditions) if conditions else None
 
     def ranked(self, include: Include, name: str) -> sa.Subquery:
-        return JsonCompiler(self, self.config, self.query, self._layout()).ranked(include, name)
+        return self._ranker.ranked(include, name)
+
+    @cached_property
+    def _ranker(self) -> JsonCompiler:
+        """Builds the top-N derived tables (shared with the JSON strategy), one per compile."""
+        return JsonCompiler(self, self.config, self.query, self._layout())
 
     def compile(self) -> Compiled:
         aliases = _Aliases(self)
@@ -439,7 +445,7 @@ class _Compiler:
     # -- order
 
     def _order_by(self, aliases: _Aliases, layout, selected: dict) -> list:
-        clauses = [_order_key(selected[(ref.path, ref.column)] if (ref.path, ref.column) in selected
+        clauses = [order_key(selected[(ref.path, ref.column)] if (ref.path, ref.column) in selected
                               else aliases.node(ref.path).c[ref.column], desc)
                    for ref, desc in self.query.order]
         # Tie-breakers make the row order (and so every list in records) deterministic; a key
@@ -448,7 +454,7 @@ class _Compiler:
         for node in layout:
             if node.path and node.to_many:  # each list in its include's own order, then by key
                 own = self.query.node(node.path).order
-                clauses.extend(_order_key(aliases.node(node.path).c[c], desc) for c, desc in own
+                clauses.extend(order_key(aliases.node(node.path).c[c], desc) for c, desc in own
                                if (node.path, c) not in ordered)
                 ordered |= {(node.path, c) for c, _ in own}
             if not node.path or node.to_many:
@@ -475,10 +481,6 @@ class _Compiler:
                 return sa.not_(parts[0])
             return sa.and_(*parts) if where.op == "and" else sa.or_(*parts)
         return _condition(column_of(where.column), where)
-
-
-def _order_key(column, desc: bool):
-    return column.desc() if desc else column.asc()
 
 
 def _condition(column, cond: Condition):

@@ -203,7 +203,7 @@ class JsonCompiler:
         if conditions:
             statement = statement.where(*conditions)
         labelled = {c: column for c, column in zip(node.columns, columns) if c in node.aggregates}
-        order = [_order_key(labelled[ref.column] if ref.column in labelled else root.c[ref.column], desc)
+        order = [order_key(labelled[ref.column] if ref.column in labelled else root.c[ref.column], desc)
                  for ref, desc in self.query.order if not ref.path]  # aggregates by label, as in compile
         ordered = {ref.column for ref, _ in self.query.order if not ref.path}
         statement = statement.order_by(*order, *[root.c[c] for c in node.columns[: len(node.key_labels)]
@@ -289,7 +289,7 @@ class JsonCompiler:
         own = list(include.order) if own_only else self.query.list_order(include.path)
         keys = self.config.models[include.model].primary_key
         ordered = {column for column, _ in own}
-        return [_order_key(self.base.value(target, include.path, column), desc) for column, desc in own] + \
+        return [order_key(self.base.value(target, include.path, column), desc) for column, desc in own] + \
             [target.c[column].asc() for column in keys if column not in ordered]
 
     def include_value(self, include: Include, parent):
@@ -319,7 +319,7 @@ def _object(pairs: list[tuple[str, object]]):
     return json_object(*arguments)
 
 
-def _order_key(column, desc: bool):
+def order_key(column, desc: bool):
     return column.desc() if desc else column.asc()
 
 

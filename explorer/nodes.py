@@ -78,7 +78,7 @@ def distinct(table: NodeTable, node: NodeLayout, chain: list[str]) -> NodeTable:
     for label in node.key_labels:  # a root's (or a JSON item's) NULL key identifies nothing
         if np.asarray(pd.isna(table.columns[label])).any():
             raise _null_key(node)
-    codes = _chain_codes([table.columns[label] for label in chain])
+    codes = chain_codes([table.columns[label] for label in chain])
     _, first = np.unique(codes, return_index=True)  # first[code]: where that chain is first seen
     if len(first) == len(codes):
         return table
@@ -90,7 +90,7 @@ def distinct(table: NodeTable, node: NodeLayout, chain: list[str]) -> NodeTable:
     return NodeTable({label: values.take(keep) for label, values in table.columns.items()}, rows)
 
 
-def _chain_codes(columns: list[np.ndarray]) -> np.ndarray:
+def chain_codes(columns: list[np.ndarray]) -> np.ndarray:
     """One integer per row, equal for equal chains (each column factorized, then combined)."""
     codes = np.zeros(len(columns[0]), dtype=np.int64)
     for values in columns:

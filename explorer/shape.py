@@ -25,7 +25,7 @@ from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .engines.run import Execution
 from .errors import ExecutionError
-from .nodes import NodeTable, distinct, join_node_table
+from .nodes import NodeTable, chain_codes, distinct, join_node_table
 from .statement import Statement, Target
 from .unnest import json_node_tables, key_chains, to_one_error, transpose
 
@@ -241,8 +241,6 @@ class Result(Statement):
 # frames
 
 
-
-
 def _exact(values, reader, where: str) -> np.ndarray:
     values = object_array(values)
     return values if reader is None else object_array(reader(values, where))
@@ -322,12 +320,10 @@ def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[di
 
 def _shared_codes(left: list, right: list) -> tuple[np.ndarray, np.ndarray]:
     """One integer per row of each side, equal exactly where the rows' values are equal."""
-    size = len(left[0]) if left else 0
-    codes = np.zeros(size + (len(right[0]) if right else 0), dtype=np.int64)
-    for a, b in zip(left, right):
-        both = pd.concat([pd.Series(a, copy=False), pd.Series(b, copy=False)], ignore_index=True).array
-        column_codes, uniques = pd.factorize(both, use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * max(len(uniques), 1) + column_codes)
+    size = len(left[0])
+    both = [pd.concat([pd.Series(a, copy=False), pd.Series(b, copy=False)], ignore_index=True).array
+            for a, b in zip(left, right)]
+    codes = chain_codes(both)
     return codes[:size], codes[size:]
 
 

@@ -154,6 +154,10 @@ class Query:
     def aggregates_at(self, path: tuple[str, ...]) -> tuple[Aggregate, ...]:
         return self.aggregates if not path else self.node(path).aggregates
 
+    def aggregate(self, path: tuple[str, ...], name: str) -> Aggregate | None:
+        """The aggregate ``name`` of the node at ``path``; None when that is a column."""
+        return next((a for a in self.aggregates_at(path) if a.name == name), None)
+
     def walk(self):
         """Every include, parents before children."""
         stack = list(reversed(self.includes))

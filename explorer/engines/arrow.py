@@ -121,10 +121,8 @@ def _aggregates_by_label(compiled: Compiled) -> dict:
     """label -> Aggregate, for the statement's aggregate columns (see explorer.aggregates)."""
     found = {}
     for node in getattr(compiled, "layout", ()):  # a bare statement (tests) has no aggregates
-        if node.aggregates:
-            by_name = {a.name: a for a in compiled.query.aggregates_at(node.path)}
-            found.update({label: by_name[column] for column, label in zip(node.columns, node.labels)
-                          if column in node.aggregates})
+        found.update({label: compiled.query.aggregate(node.path, column)
+                      for column, label in zip(node.columns, node.labels) if column in node.aggregates})
     return found
 
 
