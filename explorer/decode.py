@@ -87,6 +87,12 @@ def _untag(value):
     return value
 
 
+# MySQL's text of a DATE / DATETIME value in its plain form (what CAST(... AS CHAR) writes).
+DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+_PLAIN_DATE, _PLAIN_DATETIME = re.compile(DATE_TEXT, re.ASCII), re.compile(DATETIME_TEXT, re.ASCII)
+
+
 def _mysql_converter(sql_type) -> Callable[[str], Any]:
     """PyMySQL's own converter for the column's field type (the text protocol's values)."""
     from pymysql import converters
@@ -95,8 +101,33 @@ def _mysql_converter(sql_type) -> Callable[[str], Any]:
     kind = kind_of(sql_type)
     if isinstance(sql_type, mysql.YEAR) or kind == "int":
         return int
-    return {"decimal": decimal.Decimal, "float": float, "datetime": converters.convert_datetime,
-            "date": converters.convert_date, "time": converters.convert_timedelta}.get(kind, str)
+    return {"decimal": decimal.Decimal, "float": float, "datetime": _mysql_datetime,
+            "date": _mysql_date, "time": converters.convert_timedelta}.get(kind, str)
+
+
+def _mysql_datetime(text: str):
+    """PyMySQL's ``convert_datetime``; the plain form parsed in C (the same digits, a fraction
+    padded to microseconds), anything else (a zero or invalid date: kept as text) by PyMySQL."""
+    if _PLAIN_DATETIME.fullmatch(text):
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    from pymysql.converters import convert_datetime
+
+    return convert_datetime(text)
+
+
+def _mysql_date(text: str):
+    """PyMySQL's ``convert_date``, the plain form parsed in C (see ``_mysql_datetime``)."""
+    if _PLAIN_DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    from pymysql.converters import convert_date
+
+    return convert_date(text)
 
 
 def _postgres_loader(sql_type, decoding: Decoding | None) -> Callable[[str], Any]:

@@ -14,6 +14,7 @@ passes through a lossy dtype on its way to a record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +27,7 @@ from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, o
 from .engines.run import Execution
 from .errors import ExecutionError
 from .nodes import NodeTable, chain_codes, distinct, join_node_table
+from .pausegc import without_gc
 from .statement import Statement, Target
 from .unnest import json_node_tables, key_chains, to_one_error, transpose
 
@@ -136,6 +138,7 @@ class Result(Statement):
         return f"column {label!r}"
 
     @cached_property
+    @without_gc
     def frame(self) -> pd.DataFrame:
         """One row per joined row; columns named by path (``id``, ``orders.products.name``)."""
         if self.strategy == "json":
@@ -151,6 +154,7 @@ class Result(Statement):
         return pd.DataFrame(data, columns=self._labels)
 
     @cached_property
+    @without_gc
     def _typed_tables(self) -> dict[tuple, pd.DataFrame]:
         """The node tables in frame dtypes, row for row (the join's from the typed flat frame)."""
         if self.strategy == "json":
@@ -160,6 +164,7 @@ class Result(Statement):
                 for path, table in self._node_tables.items()}
 
     @cached_property
+    @without_gc
     def _node_tables(self) -> dict[tuple, NodeTable]:
         """Per include path: the key chain of its ancestors and its own columns, deduplicated."""
         layout, chains = self.compiled.layout, key_chains(self.compiled.layout)
@@ -187,6 +192,7 @@ class Result(Statement):
         return _exact(object_array(values), exact_reader(sql_type, self._dialect_kind), self._where(label))
 
     @cached_property
+    @without_gc
     def frames(self) -> dict[str, pd.DataFrame]:
         """One frame per model path, deduplicated by key; child frames carry the parent's key."""
         layout = {n.path: n for n in self.compiled.layout}
@@ -197,6 +203,7 @@ class Result(Statement):
         return frames
 
     @cached_property
+    @without_gc
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
         return build_records(self._node_tables, self.compiled)
@@ -296,7 +303,23 @@ def node_frame(table: pd.DataFrame, node: NodeLayout, parent: NodeLayout | None)
 def to_records(table: NodeTable, labels: list[str], names: list[str]) -> list[dict[str, Any]]:
     """One dict per row, built column-wise (pandas' to_dict boxes every value one call at a time)."""
     columns = [table.values(label) for label in labels]
-    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(table))]
+    return list(map(record_maker(names), *columns)) if columns else [{} for _ in range(len(table))]
+
+
+def record_maker(names: list[str]) -> Callable[..., dict[str, Any]]:
+    """A function of one value per name that returns ``{name: value, ...}`` in that order.
+
+    A dict display is 2x faster than ``dict(zip(names, row))`` per record. The function is
+    generated the way ``dataclasses`` makes ``__init__``; the names themselves never enter
+    the generated source: they are bound as closure cells ``k0``, ``k1``, ...
+    """
+    keys = ", ".join(f"k{i}" for i in range(len(names)))
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    pairs = ", ".join(f"k{i}: v{i}" for i in range(len(names)))
+    source = f"def bind({keys}):\n    return lambda {values}: {{{pairs}}}\n"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - source built from the indices above, nothing else
+    return namespace["bind"](*names)
 
 
 def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[dict[str, Any]]:
@@ -333,9 +356,12 @@ def _attach(parents: list[dict], parent_codes: np.ndarray, children: list[dict],
     position = np.full(int(max(parent_codes.max(initial=-1), child_codes.max(initial=-1))) + 1, -1, dtype=np.int64)
     position[parent_codes] = np.arange(len(parent_codes))
     owner = position[child_codes]  # the parent record of each child row (-1: none, never shown)
-    order = np.argsort(owner, kind="stable")  # each parent's children together, in their row order
-    bounds = np.searchsorted(owner[order], np.arange(len(parents) + 1))
-    ordered = [children[i] for i in order.tolist()]
+    if len(owner) < 2 or bool((owner[1:] >= owner[:-1]).all()):  # the usual case: rows come by parent
+        ordered, grouped = children, owner
+    else:
+        order = np.argsort(owner, kind="stable")  # each parent's children together, in their row order
+        ordered, grouped = [children[i] for i in order.tolist()], owner[order]
+    bounds = np.searchsorted(grouped, np.arange(len(parents) + 1))
     if node.to_many:
         for record, start, stop in zip(parents, bounds[:-1].tolist(), bounds[1:].tolist()):
             record[key] = ordered[start:stop]

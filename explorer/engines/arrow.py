@@ -54,6 +54,7 @@ from sqlalchemy.sql.expression import ColumnClause
 
 from ..compile import Compiled
 from ..config import Config
+from ..decode import DATE_TEXT, DATETIME_TEXT
 from ..diagnose import statement_error
 from ..errors import ExecutionError
 from ..statement import render, schema_map
@@ -376,10 +377,6 @@ def _expect(condition: bool, selected, arrow_type) -> None:
                              "values; use reader: driver.")
 
 
-_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
-_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-
-
 def _dates_from_text(column, with_time: bool) -> list:
     """MariaDB's text of DATE / DATETIME columns as PyMySQL reads it.
 
@@ -395,7 +392,7 @@ def _dates_from_text(column, with_time: bool) -> list:
     convert, target = (convert_datetime, pa.timestamp("us")) if with_time else (convert_date, pa.date32())
     values: list = []
     for chunk in column.chunks:
-        plain = pc.all(pc.match_substring_regex(chunk, _DATETIME_TEXT if with_time else _DATE_TEXT))
+        plain = pc.all(pc.match_substring_regex(chunk, DATETIME_TEXT if with_time else DATE_TEXT))
         parsed = None
         if plain.as_py() is not False:  # True, or None for a chunk of only NULLs
             try:

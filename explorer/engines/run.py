@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from ..errors import ExecutionError, QueryInterrupted, RowCapError
+from ..pausegc import gc_paused
 from ..progress import Watch
 from .base import Features, server_error
 
@@ -161,12 +162,13 @@ def fetch_capped(chunks, max_rows: int, counter=None) -> list[tuple]:
     """Every row of ``chunks``, stopping past ``max_rows``; ``counter.received`` follows the count
     (the progress display reads it from the waiting thread)."""
     rows: list[tuple] = []
-    for chunk in chunks:
-        rows.extend(chunk)
-        if counter is not None:
-            counter.received = len(rows)
-        if len(rows) > max_rows:
-            raise row_cap_error(max_rows)
+    with gc_paused():  # a tuple per row, all kept: collections would free nothing (see pausegc)
+        for chunk in chunks:
+            rows.extend(chunk)
+            if counter is not None:
+                counter.received = len(rows)
+            if len(rows) > max_rows:
+                raise row_cap_error(max_rows)
     return rows
 
 

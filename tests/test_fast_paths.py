@@ -1,0 +1,141 @@
+"""The speed work of issue 12 keeps every value: dates parsed in C inside JSON documents, the C JSON
+decoder, records made by a generated constructor, and the garbage collector paused while rows and
+records are built. Each case compares with the driver's own values or the slow path's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+from decimal import Decimal
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+from conftest import MYSQL_SERVER, PREFIX, _unavailable
+from pymysql.converters import convert_date, convert_datetime
+
+import explorer
+from explorer.decode import _mysql_date, _mysql_datetime
+from explorer.pausegc import gc_paused
+from explorer.shape import record_maker
+from explorer.unnest import _decode
+
+MYSQL_DB = PREFIX + "fastpaths"
+
+DATETIME_TEXTS = ["2020-01-01 10:00:00", "2020-01-01 10:00:00.5", "2020-01-01 10:00:00.123",
+                  "2020-01-01 10:00:00.123456", "9999-12-31 23:59:59.999999", "0099-01-01 00:00:00",
+                  "0000-00-00 00:00:00", "2024-02-31 10:00:00", "2024-02-29 00:00:00", "2020-01-01T10:00:00",
+                  "2020-1-1 1:2:3", "2020-01-01 10:00:00\n", "2020-01-01 10:00:00.1234567", "garbage"]
+DATE_TEXTS = ["2020-01-01", "0000-00-00", "2024-02-31", "0001-01-01", "9999-12-31", "2020-1-1",
+              "2020-01-01\n", "٢٠٢٠-01-01", "garbage"]
+
+
+@pytest.mark.parametrize("text", DATETIME_TEXTS)
+def test_datetime_text_reads_as_pymysql_reads_it(text):
+    got, want = _mysql_datetime(text), convert_datetime(text)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("text", DATE_TEXTS)
+def test_date_text_reads_as_pymysql_reads_it(text):
+    got, want = _mysql_date(text), convert_date(text)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("text", [
+    '[18446744073709551615, -9223372036854775808, 123456789012345678901234567890]',
+    '[1.50, 1e5, -0.0, 1.0E+2, "a\\u00e9\\ud83d\\ude00"]', '{"a": 1, "a": 2}', '"\\ud800"', '[null, true]'])
+def test_json_documents_decode_as_the_standard_library_with_exact_decimals(text):
+    want = json.JSONDecoder(parse_float=Decimal).decode(text)
+    for given in (text, text.encode("utf-8", "surrogatepass")):
+        got = _decode(given, None)
+        assert got == want and repr(got) == repr(want)
+
+
+def test_a_cut_document_is_still_an_error_naming_the_include():
+    from explorer.compile import NodeLayout
+
+    node = NodeLayout(path=("orders",), frame_name="orders", model="Order", to_many=True, columns=("id",),
+                      labels=("orders.id",), key_labels=("orders.id",), parent=(), shown=("id",))
+    with pytest.raises(explorer.ExecutionError, match="include orders: .*cut short"):
+        _decode('[{"id": 1}, {"id"', node)
+
+
+@pytest.mark.parametrize("names", [["id"], ["id", "name", "k0", "v0", "class", "a b", "x'y\"z", "é", ""],
+                                   [f"c{i}" for i in range(300)]])
+def test_record_maker_keeps_every_name_and_its_order(names):
+    values = [object() for _ in names]
+    record = record_maker(names)(*values)
+    assert list(record) == names and all(record[n] is v for n, v in zip(names, values))
+
+
+def test_collection_is_paused_then_resumed_even_on_error():
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a pause it did not make is left as it was
+    finally:
+        gc.enable()
+
+
+# -- on MariaDB: dates inside JSON documents, every reader and strategy, against PyMySQL's own values
+
+
+@pytest.fixture(scope="module")
+def mysql_db():
+    url = sa.engine.make_url(MYSQL_SERVER)
+    try:
+        connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, charset="utf8mb4")
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
+        cursor.execute(f"CREATE DATABASE `{MYSQL_DB}`")
+        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.parents (id INT PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.parents VALUES (1), (2), (3)")
+        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.events (id INT PRIMARY KEY, parent_id INT, d DATE, "
+                       "t0 DATETIME, t2 DATETIME(2), t6 DATETIME(6))")
+        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.events VALUES "
+                       "(1, 1, '2024-01-05', '2024-01-05 10:11:12', '2024-01-05 10:11:12.5', "
+                       " '2024-01-05 10:11:12.000001'), "
+                       "(2, 1, '0000-00-00', '0000-00-00 00:00:00', '2024-02-31 10:00:00.25', "
+                       " '9999-12-31 23:59:59.999999'), "
+                       "(3, 2, '0001-01-01', '1000-01-01 00:00:00', NULL, '2024-02-29 23:59:59.100000'), "
+                       "(4, 2, NULL, NULL, '2024-02-30 00:00:00', NULL)")
+    connection.commit()
+    yield connection
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
+    connection.close()
+
+
+def _config() -> dict:
+    return {"databases": {"fast": f"{MYSQL_SERVER}/{MYSQL_DB}"}, "models": {
+        "Parent": {"table": "parents", "associations": {"events": {"has_many": "Event", "foreign_key": "parent_id"}}},
+        "Event": {"table": "events"}}}
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("strategy", ["join", "json"])
+@pytest.mark.parametrize("reader", ["driver", "arrow"])
+def test_dates_inside_includes_read_as_pymysql_reads_them(mysql_db, strategy, reader):
+    with mysql_db.cursor() as cursor:
+        cursor.execute(f"SELECT parent_id, id, d, t0, t2, t6 FROM `{MYSQL_DB}`.events ORDER BY parent_id, id")
+        rows = cursor.fetchall()
+    assert rows[1][2] == "0000-00-00" and rows[3][4] == "2024-02-30 00:00:00.00"  # PyMySQL keeps these as text
+    assert isinstance(rows[1][5], dt.datetime) and isinstance(rows[1][4], str)
+    query = {"from": "Parent", "include": ["events"], "strategy": strategy}
+    records = explorer.run(_config(), query, reader=reader).records
+    got = [(parent["id"], e["id"], e["d"], e["t0"], e["t2"], e["t6"]) for parent in records for e in parent["events"]]
+    assert got == list(rows)
+    assert [type(v) for row in got for v in row] == [type(v) for row in rows for v in row]
+    assert records[2] == {"id": 3, "events": []}
