@@ -9,6 +9,7 @@ deduplicating its flat rows, so frames and records are built one way for both.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -60,12 +61,19 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         children[node.parent].append(node)
     root = layout[0]
     position = {label: i for i, label in enumerate(labels)}
-    # Per node: the items (JSON objects) and their key chains, collected once, read column-wise.
+    # Per node: its items (JSON objects) and, for each, the index of its parent's item (the root
+    # row's index under the root): the key chains are then taken column-wise, not built per item.
     items: dict[tuple, list[dict]] = {node.path: [] for node in layout[1:]}
-    item_chains: dict[tuple, list[tuple]] = {node.path: [] for node in layout[1:]}
-    key_columns = {node.path: node.columns[: len(node.key_labels)] for node in layout[1:]}
+    parents: dict[tuple, list[int]] = {node.path: [] for node in layout[1:]}
 
-    def walk(value, node: NodeLayout, chain: tuple) -> None:
+    def chain_of(path: tuple, index: int) -> tuple:  # for an error message only
+        if not path:
+            return tuple(columns[position[label]][index] for label in root.key_labels)
+        node = compiled.node(path)
+        item = items[path][index]
+        return chain_of(node.parent, parents[path][index]) + tuple(item[c] for c in node.columns[: len(node.key_labels)])
+
+    def walk(value, node: NodeLayout, parent: int) -> None:
         if node.junction:  # the junction row: one object inside its target's object
             value = [value]
         elif value is None:
@@ -80,37 +88,39 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
             if len(value) != count:
                 raise ExecutionError(_cut(node, count, len(value)))
         if not node.to_many and len(value) > 1:
-            raise to_one_error(compiled, node, chain, len(value))
+            raise to_one_error(compiled, node, chain_of(node.parent, parent), len(value))
+        own, owners, kids = items[node.path], parents[node.path], children[node.path]
         for item in value:
             if item is None:
                 continue
             if FIRST_CHUNK in item:
                 item = unchunk(item)
-            own_chain = chain + tuple(item[c] for c in key_columns[node.path])
-            items[node.path].append(item)
-            item_chains[node.path].append(own_chain)
-            for child in children[node.path]:
-                walk(item.get(child.records_key), child, own_chain)
+            owners.append(parent)
+            own.append(item)
+            for child in kids:
+                walk(item.get(child.records_key), child, len(own) - 1)
 
-    root_keys = [columns[position[label]] for label in root.key_labels]
-    for index, chain in enumerate(zip(*root_keys)):
-        for child in children[()]:
-            walk(columns[position[child.records_key]][index], child, chain)
+    for child in children[()]:
+        documents = columns[position[child.records_key]]
+        for index in range(len(documents)):
+            walk(documents[index], child, index)
 
     root_labels = node_columns(root, chains[()])
-    tables = {(): _table(root_labels, [object_array(columns[position[label]]) for label in root_labels])}
+    exact = {label: object_array(columns[position[label]]) for label in root_labels}
+    chain_values = {(): [exact[label] for label in chains[()]]}  # per node, in walk order (before sorting)
+    tables = {(): _table(root_labels, list(exact.values()))}
     for node in layout[1:]:
+        parent_chain = chains[node.parent]
+        rows = np.asarray(parents[node.path], dtype=np.intp)
+        exact = {label: values.take(rows) for label, values in zip(parent_chain, chain_values[node.parent])}
+        for column, label in zip(node.columns, node.labels):
+            if label not in exact:  # the node's own columns, in their JSON form
+                exact[label] = typed(label, list(map(operator.itemgetter(column), items[node.path])))
         labels_here = node_columns(node, chains[node.path])
-        chain_width = len(chains[node.path])
-        values = [[c[i] for c in item_chains[node.path]] for i in range(chain_width)]
-        values += [[item[c] for item in items[node.path]]
-                   for c, label in zip(node.columns, node.labels) if label not in chains[node.path]]
-        # Root keys came as plain columns, already exact; everything else in its JSON form.
-        exact = [object_array(v) if label in chains[()] else typed(label, v)
-                 for label, v in zip(labels_here, values)]
-        table = _table(labels_here, exact)
+        chain_values[node.path] = [exact[label] for label in chains[node.path]]
+        table = _table(labels_here, [exact[label] for label in labels_here])
         sorted_here = sort and node.to_many  # a junction row is one per target: nothing to sort
-        tables[node.path] = sort_children(table, node, chains[node.parent], compiled) if sorted_here else table
+        tables[node.path] = sort_children(table, node, parent_chain, compiled) if sorted_here else table
     return tables
 
 

@@ -111,6 +111,8 @@ def mysql_db():
                        " '9999-12-31 23:59:59.999999'), "
                        "(3, 2, '0001-01-01', '1000-01-01 00:00:00', NULL, '2024-02-29 23:59:59.100000'), "
                        "(4, 2, NULL, NULL, '2024-02-30 00:00:00', NULL)")
+        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.notes (id INT PRIMARY KEY, event_id INT)")
+        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.notes VALUES (1, 1), (2, 3), (3, 3)")
     connection.commit()
     yield connection
     with connection.cursor() as cursor:
@@ -121,7 +123,8 @@ def mysql_db():
 def _config() -> dict:
     return {"databases": {"fast": f"{MYSQL_SERVER}/{MYSQL_DB}"}, "models": {
         "Parent": {"table": "parents", "associations": {"events": {"has_many": "Event", "foreign_key": "parent_id"}}},
-        "Event": {"table": "events"}}}
+        "Event": {"table": "events", "associations": {"note": {"has_one": "Note", "foreign_key": "event_id"}}},
+        "Note": {"table": "notes"}}}
 
 
 @pytest.mark.mysql
@@ -139,3 +142,17 @@ def test_dates_inside_includes_read_as_pymysql_reads_them(mysql_db, strategy, re
     assert got == list(rows)
     assert [type(v) for row in got for v in row] == [type(v) for row in rows for v in row]
     assert records[2] == {"id": 3, "events": []}
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("strategy", ["join", "json"])
+def test_a_nested_to_one_matching_two_rows_names_its_parent(mysql_db, strategy):
+    query = {"from": "Parent", "include": [{"events": {"attributes": ["id"], "include": ["note"]}}],
+             "strategy": strategy}
+    with pytest.raises(explorer.QueryError, match=r"Event.note is a has_one .* 2 rows of Note match the Event "
+                                                  r"with id=3"):
+        explorer.run(_config(), query).records
+    query["where"] = {"id": 1}
+    records = explorer.run(_config(), query).records
+    assert records == [{"id": 1, "events": [{"id": 1, "note": {"id": 1, "event_id": 1}},
+                                            {"id": 2, "note": None}]}]
