@@ -38,10 +38,13 @@ APPROACHES = {  # label -> (approach, role)
     "sequelize": "(s) Sequelize 6 findAll + toJSON() (Node.js, mysql2)",
 }
 LIBRARY_LABELS = {**APPROACHES, "explorer": "(a) explorer over PyMySQL: run + records",
-                  "explorer_fast": "(a') explorer, Arrow fast path: run + records"}
+                  "explorer_fast": "(a') explorer, Arrow fast path: run + records",
+                  "explorer_json": "(a) explorer over PyMySQL, strategy: json: run + records",
+                  "explorer_json_fast": "(a') explorer, Arrow, strategy: json: run + records"}
 LIMITS = ("connectorx", "limit_client")
 SHOP_ONLY = ("naive_merge", "orm_joinedload", "orm_selectinload")
-LIBRARY_DEFAULT = ("explorer", "explorer_fast", "read_sql", "sequelize")
+LIBRARY_ONLY = ("explorer_json", "explorer_json_fast")  # the shop's siblings case is json already
+LIBRARY_DEFAULT = ("explorer", "explorer_fast", "explorer_json", "explorer_json_fast", "read_sql", "sequelize")
 DATASETS = {  # name -> (its cases, config, scale file, how to make it)
     "shop": (SHOP_CASES, DATA / "mysql.yaml", DATA / "scale.txt", "python -m bench.generate --scale 1"),
     "library": (LIBRARY_CASES, library.CONFIG, library.SCALE, "python -m bench.library --scale 1"),
@@ -73,7 +76,7 @@ def plan(cases: list[str], chosen: list[str] | None) -> dict[str, list[str]]:
         if case in LIBRARY_CASES:
             result[case] = [a for a in chosen or LIBRARY_DEFAULT if a not in SHOP_ONLY]
         else:
-            result[case] = [a for a in chosen or APPROACHES if a != "sequelize"]
+            result[case] = [a for a in chosen or APPROACHES if a != "sequelize" and a not in LIBRARY_ONLY]
         result[case] = [a for a in result[case] if a in known or a == "sequelize"]
     return result
 
@@ -177,7 +180,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--case", action="append", choices=sorted(CASES))
-    parser.add_argument("--approach", action="append", choices=sorted(APPROACHES))
+    parser.add_argument("--approach", action="append", choices=sorted(LIBRARY_LABELS))
     parser.add_argument("--no-check", action="store_true", help="skip comparing explorer's records with Sequelize's")
     parser.add_argument("--output", default=str(RESULTS), help="RESULTS.md to update, or - to print only")
     args = parser.parse_args(argv)

@@ -178,13 +178,26 @@ class Result(Statement):
         flat = {label: self.frame[label].array for label in self._labels}
         return {node.path: join_node_table(flat, node, chains[node.path]) for node in layout}
 
+    @cached_property
+    @without_gc
+    def _record_tables(self) -> dict[tuple, NodeTable]:
+        """The node tables records are built from: the frames' own when they exist; else, for the
+        join strategy, taken straight from the exact columns (records need no typed flat frame,
+        and object arrays give records their values without a round trip through pandas)."""
+        if self.strategy == "json" or "_node_tables" in self.__dict__ or "frame" in self.__dict__:
+            return self._node_tables
+        chains = key_chains(self.compiled.layout)
+        flat = {label: self._column(index) for index, label in enumerate(self._labels)}
+        return {node.path: join_node_table(flat, node, chains[node.path]) for node in self.compiled.layout}
+
     def _json_column(self, label: str, values) -> np.ndarray:
         """One column read out of the JSON documents, as the driver gives the plain column."""
         sql_type = self._types.get(label)
         read = json_reader(sql_type, self._dialect_kind, self.execution.decoding)
         if read is not None:
             try:
-                values = [v if v is None else read(v) for v in values]
+                # No NULL among them (the usual case): map in C, not a conditional per value.
+                values = [v if v is None else read(v) for v in values] if None in values else list(map(read, values))
             except Exception as exc:  # noqa: BLE001 - the driver's own loader refused the text
                 raise ExecutionError(f"{self._where(label)}: the driver cannot read a value of this "
                                      f"column ({type(exc).__name__}: {exc}); use strategy: join to "
@@ -206,7 +219,7 @@ class Result(Statement):
     @without_gc
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
-        return build_records(self._node_tables, self.compiled)
+        return build_records(self._record_tables, self.compiled)
 
     # -- files (see explorer.files: the frames with their exact types)
 

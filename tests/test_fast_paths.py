@@ -156,3 +156,26 @@ def test_a_nested_to_one_matching_two_rows_names_its_parent(mysql_db, strategy):
     records = explorer.run(_config(), query).records
     assert records == [{"id": 1, "events": [{"id": 1, "note": {"id": 1, "event_id": 1}},
                                             {"id": 2, "note": None}]}]
+
+
+# -- records built before the frames (straight from the exact columns) or after (from the frames' tables)
+
+
+@pytest.mark.parametrize("case", ["demo", "has_many", "spec_example", "siblings", "self_association"])
+def test_records_first_or_frames_first_give_the_same_answer(shop, case):
+    from pandas.testing import assert_frame_equal
+    from shopcases import CASES
+
+    query = {**CASES[case], "strategy": "join"}
+    readers = ["driver", "arrow"] if shop.backend(next(iter(shop.databases))).name == "mysql" else ["driver"]
+    for reader in readers:  # the Arrow reader is MySQL/MariaDB's
+        records_first = explorer.run(shop, query, reader=reader)
+        records = records_first.records
+        frames_first = explorer.run(shop, query, reader=reader)
+        frames = frames_first.frames
+        assert frames_first.records == records and len(records) > 0
+        assert ([type(v) for r in frames_first.records for v in r.values()]
+                == [type(v) for r in records for v in r.values()])
+        for name, frame in records_first.frames.items():
+            assert_frame_equal(frame, frames[name])
+        assert_frame_equal(records_first.frame, frames_first.frame)

@@ -347,7 +347,7 @@ def column_values(column, selected) -> list:
     if isinstance(sql_type, sa.Integer):
         _expect(pa.types.is_integer(arrow_type), selected, arrow_type)
         return column.to_pylist()
-    if isinstance(sql_type, mysql.DOUBLE):
+    if isinstance(sql_type, mysql.DOUBLE) or type(sql_type) is sa.Float:  # sa.Float: an avg, a DOUBLE
         _expect(pa.types.is_float64(arrow_type), selected, arrow_type)
         return column.to_pylist()
     if isinstance(sql_type, sa.DateTime | sa.Date) and _is_text(arrow_type):  # see dates_as_text
