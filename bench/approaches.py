@@ -37,10 +37,10 @@ class Setup:
                                password=url.password or "", database=url.database, charset="utf8mb4")
 
 
-def explorer_run(setup: Setup, reader: str = "driver", strategy: str | None = None):
+def explorer_run(setup: Setup, reader: str = "driver", strategy: str | None = None, records_only: bool = False):
     query = setup.query if strategy is None else {**yaml.safe_load(setup.query), "strategy": strategy}
     result = explorer.run(setup.config, query, reader=reader)
-    if setup.case in LIBRARY_CASES:  # what Sequelize's findAll + toJSON() gives: records only
+    if records_only or setup.case in LIBRARY_CASES:  # what Sequelize's findAll + toJSON() gives
         return result.row_count, [], len(result.records)
     frames = result.frames
     records = result.records
@@ -77,6 +77,8 @@ def connectorx_read(setup: Setup):
 APPROACHES = {
     "explorer": explorer_run,
     "explorer_fast": lambda setup: explorer_run(setup, reader="arrow"),
+    "explorer_records": lambda setup: explorer_run(setup, records_only=True),
+    "explorer_records_fast": lambda setup: explorer_run(setup, reader="arrow", records_only=True),
     "explorer_json": lambda setup: explorer_run(setup, strategy="json"),
     "explorer_json_fast": lambda setup: explorer_run(setup, reader="arrow", strategy="json"),
     "read_sql": read_sql,

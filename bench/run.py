@@ -29,6 +29,8 @@ from bench.results import LIBRARY, RESULTS, replace_section, replace_top
 APPROACHES = {  # label -> (approach, role)
     "explorer": "(a) explorer over PyMySQL: run + frame + frames + records",
     "explorer_fast": "(a') explorer, Arrow fast path: run + frame + frames + records",
+    "explorer_records": "(a) explorer over PyMySQL: run + records",
+    "explorer_records_fast": "(a') explorer, Arrow fast path: run + records",
     "read_sql": "(b) the same SQL, pandas.read_sql over PyMySQL",
     "naive_merge": "(c) one query per database + pandas merges",
     "orm_joinedload": "(d) SQLAlchemy ORM joinedload (+ nested dicts)",
@@ -44,6 +46,7 @@ LIBRARY_LABELS = {**APPROACHES, "explorer": "(a) explorer over PyMySQL: run + re
 LIMITS = ("connectorx", "limit_client")
 SHOP_ONLY = ("naive_merge", "orm_joinedload", "orm_selectinload")
 LIBRARY_ONLY = ("explorer_json", "explorer_json_fast")  # the shop's siblings case is json already
+ON_REQUEST = ("explorer_records", "explorer_records_fast")  # the shop's run + records, asked by --approach
 LIBRARY_DEFAULT = ("explorer", "explorer_fast", "explorer_json", "explorer_json_fast", "read_sql", "sequelize")
 DATASETS = {  # name -> (its cases, config, scale file, how to make it)
     "shop": (SHOP_CASES, DATA / "mysql.yaml", DATA / "scale.txt", "python -m bench.generate --scale 1"),
@@ -76,7 +79,8 @@ def plan(cases: list[str], chosen: list[str] | None) -> dict[str, list[str]]:
         if case in LIBRARY_CASES:
             result[case] = [a for a in chosen or LIBRARY_DEFAULT if a not in SHOP_ONLY]
         else:
-            result[case] = [a for a in chosen or APPROACHES if a != "sequelize" and a not in LIBRARY_ONLY]
+            result[case] = [a for a in chosen or APPROACHES
+                            if a != "sequelize" and (chosen or a not in LIBRARY_ONLY + ON_REQUEST)]
         result[case] = [a for a in result[case] if a in known or a == "sequelize"]
     return result
 

@@ -8,6 +8,7 @@ deduplicating its flat rows, so frames and records are built one way for both.
 
 from __future__ import annotations
 
+import itertools
 import json
 import operator
 from collections.abc import Callable
@@ -90,6 +91,10 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         if not node.to_many and len(value) > 1:
             raise to_one_error(compiled, node, chain_of(node.parent, parent), len(value))
         own, owners, kids = items[node.path], parents[node.path], children[node.path]
+        if not kids and value and None not in value and FIRST_CHUNK not in value[0]:
+            own.extend(value)  # a leaf list, the usual case: taken whole (chunking is the node's, not the item's)
+            owners.extend(itertools.repeat(parent, len(value)))
+            return
         for item in value:
             if item is None:
                 continue
