@@ -179,3 +179,18 @@ def test_records_first_or_frames_first_give_the_same_answer(shop, case):
         for name, frame in records_first.frames.items():
             assert_frame_equal(frame, frames[name])
         assert_frame_equal(records_first.frame, frames_first.frame)
+
+
+@pytest.mark.parametrize("case", ["siblings", "demo"])
+def test_wide_leaf_objects_in_chunks_read_as_the_join_strategy_reads_them(shop, case, monkeypatch):
+    """A leaf list is taken whole unless its objects come in chunks (more pairs than one JSON
+    object takes): those are merged item by item."""
+    from shopcases import CASES
+
+    from explorer import compile_json
+
+    want = explorer.run(shop, {**CASES[case], "strategy": "join"}).records
+    monkeypatch.setattr(compile_json, "MAX_PAIRS", 3)
+    got = explorer.run(shop, {**CASES[case], "strategy": "json"})
+    assert "~chunk0" in got.sql
+    assert got.records == want and len(want) > 0
