@@ -37,11 +37,15 @@ class Setup:
                                password=url.password or "", database=url.database, charset="utf8mb4")
 
 
-def explorer_run(setup: Setup, reader: str = "driver", strategy: str | None = None, records_only: bool = False):
+def explorer_run(setup: Setup, reader: str = "driver", strategy: str | None = None, parts: str = "all"):
+    """run() and then ``parts``: "all" (frame, frames, records), "records" (what Sequelize's
+    findAll + toJSON() gives, and all the library cases time) or "frame" (what read_sql gives)."""
     query = setup.query if strategy is None else {**yaml.safe_load(setup.query), "strategy": strategy}
     result = explorer.run(setup.config, query, reader=reader)
-    if records_only or setup.case in LIBRARY_CASES:  # what Sequelize's findAll + toJSON() gives
+    if parts == "records" or setup.case in LIBRARY_CASES:
         return result.row_count, [], len(result.records)
+    if parts == "frame":
+        return result.row_count, [result.frame], None
     frames = result.frames
     records = result.records
     return result.row_count, [result.frame, *frames.values()], len(records)
@@ -77,8 +81,9 @@ def connectorx_read(setup: Setup):
 APPROACHES = {
     "explorer": explorer_run,
     "explorer_fast": lambda setup: explorer_run(setup, reader="arrow"),
-    "explorer_records": lambda setup: explorer_run(setup, records_only=True),
-    "explorer_records_fast": lambda setup: explorer_run(setup, reader="arrow", records_only=True),
+    "explorer_records": lambda setup: explorer_run(setup, parts="records"),
+    "explorer_records_fast": lambda setup: explorer_run(setup, reader="arrow", parts="records"),
+    "explorer_frame": lambda setup: explorer_run(setup, parts="frame"),
     "explorer_json": lambda setup: explorer_run(setup, strategy="json"),
     "explorer_json_fast": lambda setup: explorer_run(setup, reader="arrow", strategy="json"),
     "read_sql": read_sql,

@@ -31,6 +31,7 @@ APPROACHES = {  # label -> (approach, role)
     "explorer_fast": "(a') explorer, Arrow fast path: run + frame + frames + records",
     "explorer_records": "(a) explorer over PyMySQL: run + records",
     "explorer_records_fast": "(a') explorer, Arrow fast path: run + records",
+    "explorer_frame": "(a) explorer over PyMySQL: run + frame",
     "read_sql": "(b) the same SQL, pandas.read_sql over PyMySQL",
     "naive_merge": "(c) one query per database + pandas merges",
     "orm_joinedload": "(d) SQLAlchemy ORM joinedload (+ nested dicts)",
@@ -46,7 +47,7 @@ LIBRARY_LABELS = {**APPROACHES, "explorer": "(a) explorer over PyMySQL: run + re
 LIMITS = ("connectorx", "limit_client")
 SHOP_ONLY = ("naive_merge", "orm_joinedload", "orm_selectinload")
 LIBRARY_ONLY = ("explorer_json", "explorer_json_fast")  # the shop's siblings case is json already
-ON_REQUEST = ("explorer_records", "explorer_records_fast")  # the shop's run + records, asked by --approach
+ON_REQUEST = ("explorer_records", "explorer_records_fast", "explorer_frame")  # the shop's run + records, asked by --approach
 LIBRARY_DEFAULT = ("explorer", "explorer_fast", "explorer_json", "explorer_json_fast", "read_sql", "sequelize")
 DATASETS = {  # name -> (its cases, config, scale file, how to make it)
     "shop": (SHOP_CASES, DATA / "mysql.yaml", DATA / "scale.txt", "python -m bench.generate --scale 1"),

@@ -58,27 +58,42 @@ def python_list(values) -> list:
     return values.to_numpy(dtype=object, na_value=None).tolist()  # NaN (a value) stays NaN
 
 
-def join_node_table(columns: dict, node: NodeLayout, chain: list[str]) -> NodeTable:
+class FlatCodes:
+    """label -> one integer per flat row, equal exactly where the values are equal: each key
+    column of the flat rows factorized once, however many node tables' chains it is part of."""
+
+    def __init__(self, columns: dict):
+        self.columns, self.done = columns, {}
+
+    def __call__(self, label: str) -> np.ndarray:
+        if label not in self.done:
+            self.done[label], _ = pd.factorize(self.columns[label], use_na_sentinel=False)
+        return self.done[label]
+
+
+def join_node_table(columns: dict, node: NodeLayout, chain: list[str], codes: FlatCodes | None = None) -> NodeTable:
     """The join strategy's table of one node: rows where its key is not NULL, once per key chain.
 
-    ``columns``: label -> the flat frame's arrays (or exact object arrays).
+    ``columns``: label -> the flat frame's arrays (or exact object arrays); ``codes``: the
+    flat rows' key codes, shared by every node (one factorization per column, not per node).
     """
     present = np.ones(len(columns[chain[0]]), dtype=bool)
     for label in node.key_labels if node.path else ():  # an include's NULL key: no row joined
         present &= ~np.asarray(pd.isna(columns[label]))
     rows = np.flatnonzero(present)
     table = NodeTable({label: columns[label].take(rows) for label in node_columns(node, chain)}, rows)
-    return distinct(table, node, chain)
+    return distinct(table, node, chain, None if codes is None else [codes(label)[rows] for label in chain])
 
 
-def distinct(table: NodeTable, node: NodeLayout, chain: list[str]) -> NodeTable:
-    """One row per key chain, in first-seen order; a chain seen with different values is an error."""
+def distinct(table: NodeTable, node: NodeLayout, chain: list[str], chain_columns: list | None = None) -> NodeTable:
+    """One row per key chain, in first-seen order; a chain seen with different values is an error.
+    ``chain_columns``: the chain's columns as integer codes, when they are known already."""
     if len(table) == 0:
         return table
     for label in node.key_labels:  # a root's (or a JSON item's) NULL key identifies nothing
         if np.asarray(pd.isna(table.columns[label])).any():
             raise _null_key(node)
-    codes = chain_codes([table.columns[label] for label in chain])
+    codes = chain_codes(chain_columns or [table.columns[label] for label in chain])
     _, first = np.unique(codes, return_index=True)  # first[code]: where that chain is first seen
     if len(first) == len(codes):
         return table

@@ -26,7 +26,7 @@ from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .engines.run import Execution
 from .errors import ExecutionError
-from .nodes import NodeTable, chain_codes, distinct, join_node_table
+from .nodes import FlatCodes, NodeTable, chain_codes, distinct, join_node_table
 from .pausegc import without_gc
 from .statement import Statement, Target
 from .unnest import json_node_tables, key_chains, to_one_error, transpose
@@ -44,6 +44,7 @@ class Result(Statement):
         super().__init__(config, compiled, values, target)
         self.execution = execution
         self._exact_columns: dict[str, np.ndarray] = {}  # label -> exact values, read on first use
+        self._flat_codes: FlatCodes | None = None  # the join's key codes per flat row (nodes.FlatCodes)
 
     @property
     def sql(self) -> str:
@@ -176,7 +177,8 @@ class Result(Statement):
                     for node in layout}
         # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.
         flat = {label: self.frame[label].array for label in self._labels}
-        return {node.path: join_node_table(flat, node, chains[node.path]) for node in layout}
+        self._flat_codes = FlatCodes(flat)
+        return {node.path: join_node_table(flat, node, chains[node.path], self._flat_codes) for node in layout}
 
     @cached_property
     @without_gc
@@ -188,7 +190,9 @@ class Result(Statement):
             return self._node_tables
         chains = key_chains(self.compiled.layout)
         flat = {label: self._column(index) for index, label in enumerate(self._labels)}
-        return {node.path: join_node_table(flat, node, chains[node.path]) for node in self.compiled.layout}
+        self._flat_codes = FlatCodes(flat)
+        return {node.path: join_node_table(flat, node, chains[node.path], self._flat_codes)
+                for node in self.compiled.layout}
 
     def _json_column(self, label: str, values) -> np.ndarray:
         """One column read out of the JSON documents, as the driver gives the plain column."""
@@ -219,7 +223,8 @@ class Result(Statement):
     @without_gc
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
-        return build_records(self._record_tables, self.compiled)
+        tables = self._record_tables
+        return build_records(tables, self.compiled, self._flat_codes)
 
     # -- files (see explorer.files: the frames with their exact types)
 
@@ -335,10 +340,12 @@ def record_maker(names: list[str]) -> Callable[..., dict[str, Any]]:
     return namespace["bind"](*names)
 
 
-def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[dict[str, Any]]:
+def build_records(tables: dict[tuple, NodeTable], compiled: Compiled,
+                  flat_codes: FlatCodes | None = None) -> list[dict[str, Any]]:
     """Every node's records, then each child's records attached to its parents' as a list (to-many)
     or a dict or None (to-one). Children find their parent by integer codes of the key chain
-    and are grouped by a stable sort, not by a dict lookup per row."""
+    and are grouped by a stable sort, not by a dict lookup per row. ``flat_codes``: the join
+    strategy's key codes of the flat rows, which tables with ``rows`` take their chains' codes from."""
     layout = compiled.layout
     chains = key_chains(layout)
     records = {}
@@ -346,9 +353,13 @@ def build_records(tables: dict[tuple, NodeTable], compiled: Compiled) -> list[di
         label_of = dict(zip(node.columns, node.labels))
         records[node.path] = to_records(tables[node.path], [label_of[c] for c in node.shown], list(node.shown))
     for node in layout[1:]:  # in layout order: a record's includes come in the query's order
-        parent_chain = chains[node.parent]
-        parent_codes, child_codes = _shared_codes([tables[node.parent].columns[label] for label in parent_chain],
-                                                  [tables[node.path].columns[label] for label in parent_chain])
+        parent_chain, parent, child = chains[node.parent], tables[node.parent], tables[node.path]
+        if flat_codes is not None and parent.rows is not None and child.rows is not None:
+            parent_codes, child_codes = _shared_codes([flat_codes(label)[parent.rows] for label in parent_chain],
+                                                      [flat_codes(label)[child.rows] for label in parent_chain])
+        else:
+            parent_codes, child_codes = _shared_codes([parent.columns[label] for label in parent_chain],
+                                                      [child.columns[label] for label in parent_chain])
         _attach(records[node.parent], parent_codes, records[node.path], child_codes, node, tables[node.parent],
                 parent_chain, compiled)
     return records[()]
