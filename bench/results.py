@@ -11,7 +11,8 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FEDERATION = "## Federation"
 LIBRARY = "## Library"
-SECTIONS = (FEDERATION, LIBRARY)
+SHOP_APART = "## Shop, records and frames apart"
+SECTIONS = (FEDERATION, LIBRARY, SHOP_APART)
 
 
 def _span(text: str, heading: str) -> tuple[int, int] | None:
