@@ -39,6 +39,30 @@ def _unavailable(what: str, exc: Exception):
     pytest.skip(message)
 
 
+def scratch_mysql_database(name: str, statements: list[str]):
+    """A fresh MariaDB database ``name`` made by ``statements`` in a session that allows invalid and
+    zero dates; yields that PyMySQL session (utf8mb4, no database selected), drops the database after.
+    Use as ``yield from`` in a fixture."""
+    import pymysql
+
+    url = sa.engine.make_url(MYSQL_SERVER)
+    try:
+        connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, charset="utf8mb4")
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}`")
+        for statement in statements:
+            cursor.execute(statement)
+    connection.commit()
+    yield connection
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    connection.close()
+
+
 def server_names() -> dict[str, str]:
     """Real database/schema names for this test process (logical name -> real name)."""
     return {demo.USERS_AND_ORDERS: PREFIX + demo.USERS_AND_ORDERS, demo.PRODUCTS: PREFIX + demo.PRODUCTS}

@@ -13,10 +13,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
-import pymysql
 import pytest
 import sqlalchemy as sa
-from conftest import MYSQL_SERVER, PREFIX, _unavailable, postgres_url
+from conftest import MYSQL_SERVER, PREFIX, _unavailable, postgres_url, scratch_mysql_database
 
 import explorer
 
@@ -24,34 +23,18 @@ MYSQL_DB = PREFIX + "edges"
 PG_SCHEMA = PREFIX + "edges"
 
 
-def _mysql_connect():
-    url = sa.engine.make_url(MYSQL_SERVER)
-    return pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, charset="utf8mb4")
-
-
 @pytest.fixture(scope="module")
 def mysql_db():
-    try:
-        connection = _mysql_connect()
-    except Exception as exc:  # noqa: BLE001
-        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
-    with connection.cursor() as cursor:
-        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
-        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
-        cursor.execute(f"CREATE DATABASE `{MYSQL_DB}`")
-        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.days (id INT PRIMARY KEY, d DATE, dt DATETIME(6), "
-                       "ts TIMESTAMP NULL, `dot.ted` INT, `back\\slash` VARCHAR(5))")
-        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.days VALUES "
-                       "(1, '0000-00-00', '2024-02-31 10:00:00', '2024-01-01 10:00:00', 1, 'a'), "
-                       "(2, '2024-01-05', '9999-12-31 23:59:59.999999', NULL, NULL, NULL), "
-                       "(3, NULL, NULL, NULL, 3, 'c')")
-        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.kids (k VARCHAR(5) PRIMARY KEY, day_id INT)")
-        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.kids VALUES ('a',1),('B',1),('c',1),('_x',1),('é',1),('Z',1)")
-    connection.commit()
-    yield connection
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
-    connection.close()
+    yield from scratch_mysql_database(MYSQL_DB, [
+        f"CREATE TABLE `{MYSQL_DB}`.days (id INT PRIMARY KEY, d DATE, dt DATETIME(6), "
+        "ts TIMESTAMP NULL, `dot.ted` INT, `back\\slash` VARCHAR(5))",
+        f"INSERT INTO `{MYSQL_DB}`.days VALUES "
+        "(1, '0000-00-00', '2024-02-31 10:00:00', '2024-01-01 10:00:00', 1, 'a'), "
+        "(2, '2024-01-05', '9999-12-31 23:59:59.999999', NULL, NULL, NULL), "
+        "(3, NULL, NULL, NULL, 3, 'c')",
+        f"CREATE TABLE `{MYSQL_DB}`.kids (k VARCHAR(5) PRIMARY KEY, day_id INT)",
+        f"INSERT INTO `{MYSQL_DB}`.kids VALUES ('a',1),('B',1),('c',1),('_x',1),('é',1),('Z',1)",
+    ])
 
 
 def _mysql_config(query: str = "") -> dict:

@@ -9,10 +9,8 @@ import gc
 import json
 from decimal import Decimal
 
-import pymysql
 import pytest
-import sqlalchemy as sa
-from conftest import MYSQL_SERVER, PREFIX, _unavailable
+from conftest import MYSQL_SERVER, PREFIX, scratch_mysql_database
 from pymysql.converters import convert_date, convert_datetime
 
 import explorer
@@ -91,33 +89,21 @@ def test_collection_is_paused_then_resumed_even_on_error():
 
 @pytest.fixture(scope="module")
 def mysql_db():
-    url = sa.engine.make_url(MYSQL_SERVER)
-    try:
-        connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, charset="utf8mb4")
-    except Exception as exc:  # noqa: BLE001
-        _unavailable("MariaDB/MySQL at " + MYSQL_SERVER, exc)
-    with connection.cursor() as cursor:
-        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
-        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
-        cursor.execute(f"CREATE DATABASE `{MYSQL_DB}`")
-        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.parents (id INT PRIMARY KEY)")
-        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.parents VALUES (1), (2), (3)")
-        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.events (id INT PRIMARY KEY, parent_id INT, d DATE, "
-                       "t0 DATETIME, t2 DATETIME(2), t6 DATETIME(6))")
-        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.events VALUES "
-                       "(1, 1, '2024-01-05', '2024-01-05 10:11:12', '2024-01-05 10:11:12.5', "
-                       " '2024-01-05 10:11:12.000001'), "
-                       "(2, 1, '0000-00-00', '0000-00-00 00:00:00', '2024-02-31 10:00:00.25', "
-                       " '9999-12-31 23:59:59.999999'), "
-                       "(3, 2, '0001-01-01', '1000-01-01 00:00:00', NULL, '2024-02-29 23:59:59.100000'), "
-                       "(4, 2, NULL, NULL, '2024-02-30 00:00:00', NULL)")
-        cursor.execute(f"CREATE TABLE `{MYSQL_DB}`.notes (id INT PRIMARY KEY, event_id INT)")
-        cursor.execute(f"INSERT INTO `{MYSQL_DB}`.notes VALUES (1, 1), (2, 3), (3, 3)")
-    connection.commit()
-    yield connection
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DB}`")
-    connection.close()
+    yield from scratch_mysql_database(MYSQL_DB, [
+        f"CREATE TABLE `{MYSQL_DB}`.parents (id INT PRIMARY KEY)",
+        f"INSERT INTO `{MYSQL_DB}`.parents VALUES (1), (2), (3)",
+        f"CREATE TABLE `{MYSQL_DB}`.events (id INT PRIMARY KEY, parent_id INT, d DATE, "
+        "t0 DATETIME, t2 DATETIME(2), t6 DATETIME(6))",
+        f"INSERT INTO `{MYSQL_DB}`.events VALUES "
+        "(1, 1, '2024-01-05', '2024-01-05 10:11:12', '2024-01-05 10:11:12.5', "
+        " '2024-01-05 10:11:12.000001'), "
+        "(2, 1, '0000-00-00', '0000-00-00 00:00:00', '2024-02-31 10:00:00.25', "
+        " '9999-12-31 23:59:59.999999'), "
+        "(3, 2, '0001-01-01', '1000-01-01 00:00:00', NULL, '2024-02-29 23:59:59.100000'), "
+        "(4, 2, NULL, NULL, '2024-02-30 00:00:00', NULL)",
+        f"CREATE TABLE `{MYSQL_DB}`.notes (id INT PRIMARY KEY, event_id INT)",
+        f"INSERT INTO `{MYSQL_DB}`.notes VALUES (1, 1), (2, 3), (3, 3)",
+    ])
 
 
 def _config() -> dict:
