@@ -105,29 +105,26 @@ def _mysql_converter(sql_type) -> Callable[[str], Any]:
             "date": _mysql_date, "time": converters.convert_timedelta}.get(kind, str)
 
 
-def _mysql_datetime(text: str):
-    """PyMySQL's ``convert_datetime``; the plain form parsed in C (the same digits, a fraction
-    padded to microseconds), anything else (a zero or invalid date: kept as text) by PyMySQL."""
-    if _PLAIN_DATETIME.fullmatch(text):
-        try:
-            return dt.datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    from pymysql.converters import convert_datetime
+def _plain_first(plain: re.Pattern, parse: Callable[[str], Any], converter: str) -> Callable[[str], Any]:
+    """PyMySQL's ``converters.<converter>``, with text in the plain form parsed in C by ``parse``
+    (the same digits, a fraction padded to microseconds); anything else (a zero or invalid
+    date, which PyMySQL keeps as text) goes to PyMySQL's converter itself."""
 
-    return convert_datetime(text)
+    def read(text: str):
+        if plain.fullmatch(text):
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+        from pymysql import converters
+
+        return getattr(converters, converter)(text)
+
+    return read
 
 
-def _mysql_date(text: str):
-    """PyMySQL's ``convert_date``, the plain form parsed in C (see ``_mysql_datetime``)."""
-    if _PLAIN_DATE.fullmatch(text):
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass
-    from pymysql.converters import convert_date
-
-    return convert_date(text)
+_mysql_datetime = _plain_first(_PLAIN_DATETIME, dt.datetime.fromisoformat, "convert_datetime")
+_mysql_date = _plain_first(_PLAIN_DATE, dt.date.fromisoformat, "convert_date")
 
 
 def _postgres_loader(sql_type, decoding: Decoding | None) -> Callable[[str], Any]:

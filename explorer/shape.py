@@ -176,9 +176,7 @@ class Result(Statement):
             return {node.path: distinct(NodeTable.of(tables[node.path]), node, chains[node.path])
                     for node in layout}
         # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.
-        flat = {label: self.frame[label].array for label in self._labels}
-        self._flat_codes = FlatCodes(flat)
-        return {node.path: join_node_table(flat, node, chains[node.path], self._flat_codes) for node in layout}
+        return self._join_tables({label: self.frame[label].array for label in self._labels})
 
     @cached_property
     @without_gc
@@ -188,9 +186,14 @@ class Result(Statement):
         and object arrays give records their values without a round trip through pandas)."""
         if self.strategy == "json" or "_node_tables" in self.__dict__ or "frame" in self.__dict__:
             return self._node_tables
+        return self._join_tables({label: self._column(index) for index, label in enumerate(self._labels)})
+
+    def _join_tables(self, flat: dict) -> dict[tuple, NodeTable]:
+        """The join strategy's node tables from the flat columns ``flat`` (typed or exact). The key
+        codes are made once per Result: either columns give the same codes for the same rows."""
+        if self._flat_codes is None:
+            self._flat_codes = FlatCodes(flat)
         chains = key_chains(self.compiled.layout)
-        flat = {label: self._column(index) for index, label in enumerate(self._labels)}
-        self._flat_codes = FlatCodes(flat)
         return {node.path: join_node_table(flat, node, chains[node.path], self._flat_codes)
                 for node in self.compiled.layout}
 
@@ -223,7 +226,7 @@ class Result(Statement):
     @without_gc
     def records(self) -> list[dict[str, Any]]:
         """Nested dicts: lists for to-many includes, a dict or None for to-one; the listed attributes."""
-        tables = self._record_tables
+        tables = self._record_tables  # first: building them makes the join's key codes
         return build_records(tables, self.compiled, self._flat_codes)
 
     # -- files (see explorer.files: the frames with their exact types)
