@@ -24,15 +24,30 @@ import pandas as pd
 from .compile import NodeLayout
 from .decode import na_as_none
 from .errors import ConfigError
-from .unnest import node_columns
+
+
+def key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
+    """For each node, the key labels of its ancestors and itself, root first."""
+    chains: dict[tuple, list[str]] = {}
+    for node in layout:
+        base = chains[node.parent] if node.parent is not None else []
+        chains[node.path] = base + list(node.key_labels)
+    return chains
+
+
+def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
+    """A node table's columns: the key chain, then the node's other labels."""
+    return chain + [label for label in node.labels if label not in chain]
 
 
 @dataclass
 class NodeTable:
-    """Label -> object array; ``rows``: each row's position in the flat rows (join strategy)."""
+    """Label -> object array. ``rows``: each row's position in the flat rows (join strategy);
+    ``owners``: each row's parent row in the parent's table (JSON strategy)."""
 
     columns: dict[str, np.ndarray]
     rows: np.ndarray | None = None
+    owners: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -40,10 +55,6 @@ class NodeTable:
     def values(self, label: str) -> list:
         """A column as plain Python values, None for NULL (as the driver gives them)."""
         return python_list(self.columns[label])
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame) -> NodeTable:
-        return cls({label: frame[label].to_numpy(dtype=object) for label in frame.columns})
 
 
 def python_list(values) -> list:
@@ -63,12 +74,29 @@ class FlatCodes:
     column of the flat rows factorized once, however many node tables' chains it is part of."""
 
     def __init__(self, columns: dict):
-        self.columns, self.done = columns, {}
+        self.columns, self.done, self.chains = columns, {}, {}
 
     def __call__(self, label: str) -> np.ndarray:
         if label not in self.done:
             self.done[label], _ = pd.factorize(self.columns[label], use_na_sentinel=False)
         return self.done[label]
+
+    def chain(self, labels: list[str]) -> np.ndarray:
+        """One integer per flat row, equal exactly where all of ``labels`` are: made from the
+        codes of the chain's prefix, so a node adds one combination to its parent's chain."""
+        key = tuple(labels)
+        if key not in self.chains:
+            last = self(key[-1])
+            self.chains[key] = last if len(key) == 1 else combine_codes(self.chain(list(key[:-1])), last)
+        return self.chains[key]
+
+
+def combine_codes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Codes of the pairs of two code arrays (each dense, from 0): equal exactly where both are;
+    dense and in first-seen order, as ``pd.factorize`` gives them."""
+    width = int(right.max(initial=-1)) + 1
+    codes, _ = pd.factorize(left.astype(np.int64, copy=False) * width + right)
+    return codes
 
 
 def join_node_table(columns: dict, node: NodeLayout, chain: list[str], codes: FlatCodes | None = None) -> NodeTable:
@@ -82,35 +110,61 @@ def join_node_table(columns: dict, node: NodeLayout, chain: list[str], codes: Fl
         present &= ~np.asarray(pd.isna(columns[label]))
     rows = np.flatnonzero(present)
     table = NodeTable({label: columns[label].take(rows) for label in node_columns(node, chain)}, rows)
-    return distinct(table, node, chain, None if codes is None else [codes(label)[rows] for label in chain])
+    return distinct(table, node, chain, None if codes is None else pd.factorize(codes.chain(chain)[rows])[0])
 
 
-def distinct(table: NodeTable, node: NodeLayout, chain: list[str], chain_columns: list | None = None) -> NodeTable:
+def distinct_json(tables: dict[tuple, NodeTable], layout: tuple[NodeLayout, ...]) -> dict[tuple, NodeTable]:
+    """The JSON strategy's tables (each row's parent known by ``owners``) once per key chain.
+
+    A row's chain is its parent row's chain and its own key, so a node combines its own key's
+    codes with its parent's, and a kept parent row's position is its code (dense, first-seen):
+    the owners move to the kept parent rows without a lookup.
+    """
+    chains, codes_of, result = key_chains(layout), {}, {}
+    for node in layout:
+        table = tables[node.path]
+        codes = chain_codes([table.columns[label] for label in node.key_labels])
+        if node.parent is not None:
+            owners = codes_of[node.parent][table.owners]
+            codes = combine_codes(owners, codes)
+            table = NodeTable(table.columns, owners=owners)
+        codes_of[node.path] = codes
+        result[node.path] = distinct(table, node, chains[node.path], codes)
+    return result
+
+
+def distinct(table: NodeTable, node: NodeLayout, chain: list[str], codes: np.ndarray | None = None) -> NodeTable:
     """One row per key chain, in first-seen order; a chain seen with different values is an error.
-    ``chain_columns``: the chain's columns as integer codes, when they are known already."""
+    ``codes``: the chains as integer codes, dense and in first-seen order, when known already."""
     if len(table) == 0:
         return table
     for label in node.key_labels:  # a root's (or a JSON item's) NULL key identifies nothing
         if np.asarray(pd.isna(table.columns[label])).any():
             raise _null_key(node)
-    codes = chain_codes(chain_columns or [table.columns[label] for label in chain])
-    _, first = np.unique(codes, return_index=True)  # first[code]: where that chain is first seen
-    if len(first) == len(codes):
+    if codes is None:
+        codes = chain_codes([table.columns[label] for label in chain])
+    if int(codes.max()) + 1 == len(codes):  # every chain once
         return table
+    first = first_seen(codes)  # first[code]: where that chain is first seen (ascending)
     repeated = np.ones(len(codes), dtype=bool)
     repeated[first] = False
     _check_same(table, node, chain, np.flatnonzero(repeated), first, codes)
-    keep = np.sort(first)
-    rows = table.rows[keep] if table.rows is not None else None
-    return NodeTable({label: values.take(keep) for label, values in table.columns.items()}, rows)
+    return NodeTable({label: values.take(first) for label, values in table.columns.items()},
+                     *(None if kept is None else kept[first] for kept in (table.rows, table.owners)))
+
+
+def first_seen(codes: np.ndarray) -> np.ndarray:
+    """Where each code of dense, first-seen codes first occurs: where a code exceeds all before it."""
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    return np.flatnonzero(codes > before)
 
 
 def chain_codes(columns: list[np.ndarray]) -> np.ndarray:
-    """One integer per row, equal for equal chains (each column factorized, then combined)."""
-    codes = np.zeros(len(columns[0]), dtype=np.int64)
-    for values in columns:
-        column_codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    """One integer per row, equal for equal chains (each column factorized, then combined);
+    dense and in first-seen order."""
+    codes, _ = pd.factorize(columns[0], use_na_sentinel=False)
+    for values in columns[1:]:
+        codes = combine_codes(codes, pd.factorize(values, use_na_sentinel=False)[0])
     return codes
 
 
@@ -132,8 +186,12 @@ def _equal_at(values, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """values[left] == values[right] element-wise, NULL equal to NULL; a first pass (a value
     that hashes by identity, such as Decimal NaN, is looked at again by the caller)."""
     if isinstance(values, np.ndarray | pd.arrays.NumpyExtensionArray):  # Python objects: compare
-        objects = na_as_none(np.asarray(values, dtype=object))  # <NA> equals nothing; None equals None
-        return np.equal(objects[left], objects[right]).astype(bool)
+        objects = np.asarray(values, dtype=object)
+        try:  # exact values: None for NULL, and None equals None
+            return np.equal(objects[left], objects[right]).astype(bool)
+        except TypeError:  # a frame's <NA>, which equals nothing
+            objects = na_as_none(objects)
+            return np.equal(objects[left], objects[right]).astype(bool)
     codes, _ = pd.factorize(values, use_na_sentinel=False)  # typed arrays: hashed in C, NULLs one code
     return codes[left] == codes[right]
 

@@ -26,10 +26,10 @@ from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .engines.run import Execution
 from .errors import ExecutionError
-from .nodes import FlatCodes, NodeTable, chain_codes, distinct, join_node_table
+from .nodes import FlatCodes, NodeTable, chain_codes, distinct_json, join_node_table, key_chains
 from .pausegc import without_gc
 from .statement import Statement, Target
-from .unnest import json_node_tables, key_chains, to_one_error, transpose
+from .unnest import json_node_tables, to_one_error, transpose
 
 
 class Result(Statement):
@@ -168,13 +168,11 @@ class Result(Statement):
     @without_gc
     def _node_tables(self) -> dict[tuple, NodeTable]:
         """Per include path: the key chain of its ancestors and its own columns, deduplicated."""
-        layout, chains = self.compiled.layout, key_chains(self.compiled.layout)
         if self.strategy == "json":
             columns = [self._column(index) for index in range(len(self._labels))]
             tables = json_node_tables(self.compiled, self._labels, columns, self._json_column,
                                       sort=self._dialect_kind == "sqlite", counted=self._dialect_kind == "mysql")
-            return {node.path: distinct(NodeTable.of(tables[node.path]), node, chains[node.path])
-                    for node in layout}
+            return distinct_json(tables, self.compiled.layout)
         # From the typed flat frame: its dtypes hold every value exactly, and keys hash fast.
         return self._join_tables({label: self.frame[label].array for label in self._labels})
 
@@ -356,16 +354,23 @@ def build_records(tables: dict[tuple, NodeTable], compiled: Compiled,
         label_of = dict(zip(node.columns, node.labels))
         records[node.path] = to_records(tables[node.path], [label_of[c] for c in node.shown], list(node.shown))
     for node in layout[1:]:  # in layout order: a record's includes come in the query's order
-        parent_chain, parent, child = chains[node.parent], tables[node.parent], tables[node.path]
-        if flat_codes is not None and parent.rows is not None and child.rows is not None:
-            parent_codes, child_codes = _shared_codes([flat_codes(label)[parent.rows] for label in parent_chain],
-                                                      [flat_codes(label)[child.rows] for label in parent_chain])
-        else:
-            parent_codes, child_codes = _shared_codes([parent.columns[label] for label in parent_chain],
-                                                      [child.columns[label] for label in parent_chain])
-        _attach(records[node.parent], parent_codes, records[node.path], child_codes, node, tables[node.parent],
-                parent_chain, compiled)
+        parent, child = tables[node.parent], tables[node.path]
+        parent_codes, child_codes = _parent_codes(parent, child, chains[node.parent], flat_codes)
+        _attach(records[node.parent], parent_codes, records[node.path], child_codes, node, parent,
+                chains[node.parent], compiled)
     return records[()]
+
+
+def _parent_codes(parent: NodeTable, child: NodeTable, parent_chain: list[str],
+                  flat_codes: FlatCodes | None) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row of each table, equal exactly where a child row belongs to a parent row."""
+    if child.owners is not None:  # the JSON strategy: each child row knows its parent row
+        return np.arange(len(parent)), child.owners
+    if flat_codes is not None and parent.rows is not None and child.rows is not None:
+        chain = flat_codes.chain(parent_chain)  # the flat rows' codes: one code space for both
+        return chain[parent.rows], chain[child.rows]
+    return _shared_codes([parent.columns[label] for label in parent_chain],
+                         [child.columns[label] for label in parent_chain])
 
 
 def _shared_codes(left: list, right: list) -> tuple[np.ndarray, np.ndarray]:

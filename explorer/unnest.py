@@ -23,6 +23,7 @@ from .compile import Compiled, NodeLayout
 from .decode import object_array
 from .errors import ExecutionError, QueryError
 from .kinds import CHUNK
+from .nodes import NodeTable, key_chains, node_columns
 
 # Decimals stay exact in both. msgspec's decoder is C (4x the standard library's on the bench);
 # what it refuses (a lone surrogate escape, which SQLite may hold) goes to the standard library.
@@ -30,24 +31,11 @@ _FAST_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
-def key_chains(layout: tuple[NodeLayout, ...]) -> dict[tuple, list[str]]:
-    """For each node, the key labels of its ancestors and itself, root first."""
-    chains: dict[tuple, list[str]] = {}
-    for node in layout:
-        base = chains[node.parent] if node.parent is not None else []
-        chains[node.path] = base + list(node.key_labels)
-    return chains
-
-
-def node_columns(node: NodeLayout, chain: list[str]) -> list[str]:
-    """A node table's columns: the key chain, then the node's other labels."""
-    return chain + [label for label in node.labels if label not in chain]
-
-
 def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
                      typed: Callable[[str, Any], Any], sort: bool = False,
-                     counted: bool = False) -> dict[tuple, pd.DataFrame]:
-    """Walk every root row's JSON once; return path -> DataFrame (key chain + own columns).
+                     counted: bool = False) -> dict[tuple, NodeTable]:
+    """Walk every root row's JSON once; return path -> NodeTable (key chain + own columns), whose
+    ``owners`` give each row's parent row (its root row for the root's children).
 
     ``columns`` are the statement's columns (root columns, then one JSON text per include);
     ``typed(label, values)`` turns one column's values into exact Python values. Lists come
@@ -112,21 +100,18 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
 
     root_labels = node_columns(root, chains[()])
     exact = {label: object_array(columns[position[label]]) for label in root_labels}
-    chain_values = {(): [exact[label] for label in chains[()]]}  # per node, in walk order (before sorting)
-    tables = {(): _table(root_labels, list(exact.values()))}
+    chain_values = {(): [exact[label] for label in chains[()]]}  # per node, in walk order
+    tables = {(): NodeTable(exact)}
     for node in layout[1:]:
-        parent_chain = chains[node.parent]
-        rows = np.asarray(parents[node.path], dtype=np.intp)
-        exact = {label: values.take(rows) for label, values in zip(parent_chain, chain_values[node.parent])}
+        owners = np.asarray(parents[node.path], dtype=np.intp)
+        exact = {label: values.take(owners) for label, values in zip(chains[node.parent], chain_values[node.parent])}
         for column, label in zip(node.columns, node.labels):
             if label not in exact:  # the node's own columns, in their JSON form
                 exact[label] = typed(label, list(map(operator.itemgetter(column), items[node.path])))
-        labels_here = node_columns(node, chains[node.path])
         chain_values[node.path] = [exact[label] for label in chains[node.path]]
-        table = _table(labels_here, [exact[label] for label in labels_here])
-        sorted_here = sort and node.to_many  # a junction row is one per target: nothing to sort
-        tables[node.path] = sort_children(table, node, parent_chain, compiled) if sorted_here else table
-    return tables
+        tables[node.path] = NodeTable({label: exact[label] for label in node_columns(node, chains[node.path])},
+                                      owners=owners)
+    return sort_children(tables, compiled) if sort else tables
 
 
 def _decode(text, node: NodeLayout):
@@ -174,11 +159,6 @@ def unchunk(item: dict) -> dict:
     return merged
 
 
-def _table(labels: list[str], columns: list) -> pd.DataFrame:
-    # exact Python values, None for NULL (object dtype, so pandas infers nothing)
-    return pd.DataFrame(dict(zip(labels, columns)), columns=labels, dtype=object)
-
-
 def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
     """Row tuples to one object array per column, in C (a Python zip is several times slower)."""
     if not rows:
@@ -188,21 +168,36 @@ def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
     return [matrix[:, i] for i in range(width)]
 
 
-def sort_children(table: pd.DataFrame, node: NodeLayout, parent_chain: list[str],
-                  compiled: Compiled) -> pd.DataFrame:
-    """Keep parents in their order; within each, order by the query's order on this path, then key,
-    as SQLite orders: NULL first ascending and last descending, text by code point (BINARY)."""
-    if table.empty:
-        return table
+def sort_children(tables: dict[tuple, NodeTable], compiled: Compiled) -> dict[tuple, NodeTable]:
+    """Each to-many list ordered as SQLite orders, parents kept in their order: by the query's
+    order on its path, then key; NULL first ascending and last descending, text by code point
+    (BINARY). A parent's rows move, so its children's owners follow them."""
+    moved: dict[tuple, np.ndarray] = {}  # path -> old row -> new row, for the paths that moved
+    result = {(): tables[()]}
+    for node in compiled.layout[1:]:
+        table = tables[node.path]
+        owners = moved[node.parent][table.owners] if node.parent in moved else table.owners
+        table = NodeTable(table.columns, owners=owners)
+        if node.to_many and len(table):  # a junction row is one per target: nothing to sort
+            order = _sqlite_order(table, node, compiled)
+            table = NodeTable({label: values.take(order) for label, values in table.columns.items()},
+                              owners=owners.take(order))
+            moved[node.path] = np.empty(len(order), dtype=np.intp)
+            moved[node.path][order] = np.arange(len(order))
+        result[node.path] = table
+    return result
+
+
+def _sqlite_order(table: NodeTable, node: NodeLayout, compiled: Compiled) -> np.ndarray:
     order = [(label, desc) for column, desc in compiled.query.list_order(node.path)
              if (label := ".".join((*node.path, column))) in table.columns]
     order += [(label, False) for label in node.key_labels]
-    keys = {"~parent": table.groupby(parent_chain, sort=False, dropna=False).ngroup().to_numpy()}
+    keys = {"~parent": table.owners}
     ascending = [True]
     for i, (label, desc) in enumerate(order):
-        values = pd.array(table[label].to_numpy(dtype=object))  # inferred: Int64, string, ... sort fast
+        values = pd.array(table.columns[label])  # inferred: Int64, string, ... sort fast
         keys[f"~null{i}"] = np.asarray(pd.isna(values)) == desc  # NULLs first ascending, last descending
         keys[f"~{i}"] = values
         ascending += [True, not desc]
     ranked = pd.DataFrame(keys).sort_values(by=list(keys), ascending=ascending, kind="stable")
-    return table.take(ranked.index.to_numpy()).reset_index(drop=True)
+    return ranked.index.to_numpy()
