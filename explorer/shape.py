@@ -26,7 +26,7 @@ from .config import Config
 from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
 from .engines.run import Execution
 from .errors import ExecutionError
-from .nodes import FlatCodes, NodeTable, chain_codes, distinct_json, join_node_table, key_chains
+from .nodes import FlatCodes, NodeTable, distinct_json, join_node_table, key_chains
 from .pausegc import without_gc
 from .statement import Statement, Target
 from .unnest import json_node_tables, to_one_error, transpose
@@ -346,7 +346,8 @@ def build_records(tables: dict[tuple, NodeTable], compiled: Compiled,
     """Every node's records, then each child's records attached to its parents' as a list (to-many)
     or a dict or None (to-one). Children find their parent by integer codes of the key chain
     and are grouped by a stable sort, not by a dict lookup per row. ``flat_codes``: the join
-    strategy's key codes of the flat rows, which tables with ``rows`` take their chains' codes from."""
+    strategy's key codes of the flat rows, which its tables (with ``rows``) take their chains' codes from;
+    the JSON strategy's tables know each row's parent row (``owners``)."""
     layout = compiled.layout
     chains = key_chains(layout)
     records = {}
@@ -366,20 +367,8 @@ def _parent_codes(parent: NodeTable, child: NodeTable, parent_chain: list[str],
     """One integer per row of each table, equal exactly where a child row belongs to a parent row."""
     if child.owners is not None:  # the JSON strategy: each child row knows its parent row
         return np.arange(len(parent)), child.owners
-    if flat_codes is not None and parent.rows is not None and child.rows is not None:
-        chain = flat_codes.chain(parent_chain)  # the flat rows' codes: one code space for both
-        return chain[parent.rows], chain[child.rows]
-    return _shared_codes([parent.columns[label] for label in parent_chain],
-                         [child.columns[label] for label in parent_chain])
-
-
-def _shared_codes(left: list, right: list) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per row of each side, equal exactly where the rows' values are equal."""
-    size = len(left[0])
-    both = [pd.concat([pd.Series(a, copy=False), pd.Series(b, copy=False)], ignore_index=True).array
-            for a, b in zip(left, right)]
-    codes = chain_codes(both)
-    return codes[:size], codes[size:]
+    chain = flat_codes.chain(parent_chain)  # the join: the flat rows' codes, one code space for both
+    return chain[parent.rows], chain[child.rows]
 
 
 def _attach(parents: list[dict], parent_codes: np.ndarray, children: list[dict], child_codes: np.ndarray,

@@ -51,59 +51,44 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
     root = layout[0]
     position = {label: i for i, label in enumerate(labels)}
     # Per node: its items (JSON objects) and, for each, the index of its parent's item (the root
-    # row's index under the root): the key chains are then taken column-wise, not built per item.
-    items: dict[tuple, list[dict]] = {node.path: [] for node in layout[1:]}
-    parents: dict[tuple, list[int]] = {node.path: [] for node in layout[1:]}
+    # row's index under the root). A node is read for all its parents at once, level by level, so
+    # the per-item work happens in C (map, chain, repeat), not in a Python call per JSON object.
+    items: dict[tuple, list[dict]] = {}
+    parents: dict[tuple, np.ndarray] = {}
 
     def chain_of(path: tuple, index: int) -> tuple:  # for an error message only
         if not path:
             return tuple(columns[position[label]][index] for label in root.key_labels)
         node = compiled.node(path)
         item = items[path][index]
-        return chain_of(node.parent, parents[path][index]) + tuple(item[c] for c in node.columns[: len(node.key_labels)])
+        return chain_of(node.parent, int(parents[path][index])) + tuple(item[c] for c in node.columns[: len(node.key_labels)])
 
-    def walk(value, node: NodeLayout, parent: int) -> None:
-        if node.junction:  # the junction row: one object inside its target's object
-            value = [value]
-        elif value is None:
-            if counted:  # [count, list] is never NULL: the server dropped a value too long to send
-                raise ExecutionError(_cut(node))
-            return
-        if isinstance(value, (str, bytes)):
-            value = _decode(value, node)
-        if counted and not node.junction:
-            count, value = value
-            value = value or []
-            if len(value) != count:
-                raise ExecutionError(_cut(node, count, len(value)))
-        if not node.to_many and len(value) > 1:
-            raise to_one_error(compiled, node, chain_of(node.parent, parent), len(value))
-        own, owners, kids = items[node.path], parents[node.path], children[node.path]
-        if not kids and value and None not in value and FIRST_CHUNK not in value[0]:
-            own.extend(value)  # a leaf list, the usual case: taken whole (chunking is the node's, not the item's)
-            owners.extend(itertools.repeat(parent, len(value)))
-            return
-        for item in value:
-            if item is None:
-                continue
-            if FIRST_CHUNK in item:
-                item = unchunk(item)
-            owners.append(parent)
-            own.append(item)
-            for child in kids:
-                walk(item.get(child.records_key), child, len(own) - 1)
+    def read(node: NodeLayout, values: list) -> None:
+        lists = _lists(node, values, counted)
+        lengths = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
+        if not node.to_many and len(lengths) and lengths.max() > 1:
+            parent = int(np.argmax(lengths > 1))
+            raise to_one_error(compiled, node, chain_of(node.parent, parent), int(lengths[parent]))
+        own = list(itertools.chain.from_iterable(lists))
+        owners = np.repeat(np.arange(len(lists), dtype=np.intp), lengths)
+        if None in own:  # a NULL object in a list stands for no row
+            kept = np.fromiter((item is not None for item in own), dtype=bool, count=len(own))
+            own, owners = [item for item in own if item is not None], owners[kept]
+        if own and FIRST_CHUNK in own[0]:  # chunking is the node's (its column count), not the item's
+            own = list(map(unchunk, own))
+        items[node.path], parents[node.path] = own, owners
+        for child in children[node.path]:
+            read(child, list(map(operator.methodcaller("get", child.records_key), own)))
 
     for child in children[()]:
-        documents = columns[position[child.records_key]]
-        for index in range(len(documents)):
-            walk(documents[index], child, index)
+        read(child, list(columns[position[child.records_key]]))
 
     root_labels = node_columns(root, chains[()])
     exact = {label: object_array(columns[position[label]]) for label in root_labels}
     chain_values = {(): [exact[label] for label in chains[()]]}  # per node, in walk order
     tables = {(): NodeTable(exact)}
     for node in layout[1:]:
-        owners = np.asarray(parents[node.path], dtype=np.intp)
+        owners = parents[node.path]
         exact = {label: values.take(owners) for label, values in zip(chains[node.parent], chain_values[node.parent])}
         for column, label in zip(node.columns, node.labels):
             if label not in exact:  # the node's own columns, in their JSON form
@@ -112,6 +97,22 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         tables[node.path] = NodeTable({label: exact[label] for label in node_columns(node, chains[node.path])},
                                       owners=owners)
     return sort_children(tables, compiled) if sort else tables
+
+
+def _lists(node: NodeLayout, values: list, counted: bool) -> list[list]:
+    """Each parent's list of ``node``'s JSON objects from its JSON value, decoded and checked."""
+    if node.junction:  # the junction row: one object inside its target's object
+        return [[] if value is None else [value] for value in values]
+    if counted and None in values:  # [count, list] is never NULL: the server dropped a value too long to send
+        raise ExecutionError(_cut(node))
+    values = [_decode(value, node) if isinstance(value, (str, bytes)) else value for value in values]
+    if not counted:
+        return [value or [] for value in values]
+    lists = [value[1] or [] for value in values]
+    if list(map(len, lists)) != [value[0] for value in values]:
+        count, value = next((value[0], got) for value, got in zip(values, lists) if len(got) != value[0])
+        raise ExecutionError(_cut(node, count, len(value)))
+    return lists
 
 
 def _decode(text, node: NodeLayout):
