@@ -64,8 +64,7 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
         return chain_of(node.parent, int(parents[path][index])) + tuple(item[c] for c in node.columns[: len(node.key_labels)])
 
     def read(node: NodeLayout, values: list) -> None:
-        lists = _lists(node, values, counted)
-        lengths = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
+        lists, lengths = _lists(node, values, counted)
         if not node.to_many and len(lengths) and lengths.max() > 1:
             parent = int(np.argmax(lengths > 1))
             raise to_one_error(compiled, node, chain_of(node.parent, parent), int(lengths[parent]))
@@ -99,20 +98,22 @@ def json_node_tables(compiled: Compiled, labels: list[str], columns: list,
     return sort_children(tables, compiled) if sort else tables
 
 
-def _lists(node: NodeLayout, values: list, counted: bool) -> list[list]:
-    """Each parent's list of ``node``'s JSON objects from its JSON value, decoded and checked."""
+def _lists(node: NodeLayout, values: list, counted: bool) -> tuple[list[list], np.ndarray]:
+    """Each parent's list of ``node``'s JSON objects from its JSON value, decoded and checked
+    against the server's counts; and each list's length."""
     if node.junction:  # the junction row: one object inside its target's object
-        return [[] if value is None else [value] for value in values]
-    if counted and None in values:  # [count, list] is never NULL: the server dropped a value too long to send
+        lists = [[] if value is None else [value] for value in values]
+    elif counted and None in values:  # [count, list] is never NULL: the server dropped a value too long to send
         raise ExecutionError(_cut(node))
-    values = [_decode(value, node) if isinstance(value, (str, bytes)) else value for value in values]
-    if not counted:
-        return [value or [] for value in values]
-    lists = [value[1] or [] for value in values]
-    if list(map(len, lists)) != [value[0] for value in values]:
-        count, value = next((value[0], got) for value, got in zip(values, lists) if len(got) != value[0])
-        raise ExecutionError(_cut(node, count, len(value)))
-    return lists
+    else:
+        values = [_decode(value, node) if isinstance(value, (str, bytes)) else value for value in values]
+        lists = [value[1] or [] for value in values] if counted else [value or [] for value in values]
+    lengths = np.fromiter(map(len, lists), dtype=np.intp, count=len(lists))
+    if counted and not node.junction:
+        counts = np.fromiter((value[0] for value in values), dtype=np.intp, count=len(values))
+        if (short := np.flatnonzero(counts != lengths)).size:
+            raise ExecutionError(_cut(node, int(counts[short[0]]), int(lengths[short[0]])))
+    return lists, lengths
 
 
 def _decode(text, node: NodeLayout):
