@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,36 @@ def json_reader(sql_type, dialect: str, decoding: Decoding | None = None) -> Cal
     return None
 
 
+def read_each(convert: Callable[[Any], Any], values: Sequence) -> np.ndarray:
+    """``convert(value)`` of every non-NULL value, as an object array (NULL stays None).
+
+    Where the values repeat (a flat join repeats its parents' values; dates and amounts repeat
+    anyway) and all are text, each distinct text is converted once: equal texts are the same
+    value, which equal numbers are not (1 == 1.0 == True, Decimal('1.0') == Decimal('1.00')).
+    """
+    listed = values if isinstance(values, list) else list(values)
+    if _repeat(listed[:_SAMPLE]):  # a quarter or more repeat: hashing pays
+        codes, uniques = pd.factorize(object_array(listed))  # in C; NULL's code is -1
+        if all(type(value) in (str, bytes) for value in uniques):
+            table = np.fromiter(itertools.chain(map(convert, uniques), (None,)), dtype=object,
+                                count=len(uniques) + 1)
+            return table.take(codes)  # code -1 takes the None at the end
+    if None in listed:
+        return np.fromiter((None if value is None else convert(value) for value in listed), dtype=object,
+                           count=len(listed))
+    return np.fromiter(map(convert, listed), dtype=object, count=len(listed))  # no NULL: map in C
+
+
+_SAMPLE = 4096  # the first values, to tell whether a column's values repeat
+
+
+def _repeat(head: list) -> bool:
+    try:
+        return len(set(head)) * 4 <= len(head) * 3
+    except TypeError:  # a list (SQLite's tagged values in JSON) does not hash
+        return False
+
+
 def _untag(value):
     if isinstance(value, list):  # ["r", "<digits>"] or ["b", "<hex>"], see kinds
         tag, text = value
@@ -125,6 +156,14 @@ def _plain_first(plain: re.Pattern, parse: Callable[[str], Any], converter: str)
 
 _mysql_datetime = _plain_first(_PLAIN_DATETIME, dt.datetime.fromisoformat, "convert_datetime")
 _mysql_date = _plain_first(_PLAIN_DATE, dt.date.fromisoformat, "convert_date")
+
+
+def pymysql_converter(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` itself, or for PyMySQL's own DATETIME and DATE converters the equal one above
+    that parses the plain form in C (5x faster; tests/test_fast_paths.py holds them equal)."""
+    from pymysql import converters
+
+    return {converters.convert_datetime: _mysql_datetime, converters.convert_date: _mysql_date}.get(convert, convert)
 
 
 def _postgres_loader(sql_type, decoding: Decoding | None) -> Callable[[str], Any]:

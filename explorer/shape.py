@@ -23,13 +23,13 @@ import pandas as pd
 
 from .compile import Compiled, NodeLayout
 from .config import Config
-from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array
+from .decode import arrow_frame_array, exact_reader, frame_array, json_reader, object_array, read_each
 from .engines.run import Execution
 from .errors import ExecutionError
 from .nodes import FlatCodes, NodeTable, distinct_json, join_node_table, key_chains
 from .pausegc import without_gc
 from .statement import Statement, Target
-from .unnest import json_node_tables, to_one_error, transpose
+from .unnest import json_node_tables, to_one_error
 
 
 class Result(Statement):
@@ -97,10 +97,7 @@ class Result(Statement):
     @cached_property
     def _raw(self):
         """One sequence per label of the driver's values (the Arrow reader converts on access)."""
-        execution = self.execution
-        if execution.columns is not None:
-            return execution.columns
-        return transpose(execution.rows, len(self._labels))
+        return self.execution.driver_columns()
 
     def _column(self, index: int) -> np.ndarray:
         """The exact values of the statement's column ``index`` (the JSON text as is)."""
@@ -201,8 +198,7 @@ class Result(Statement):
         read = json_reader(sql_type, self._dialect_kind, self.execution.decoding)
         if read is not None:
             try:
-                # No NULL among them (the usual case): map in C, not a conditional per value.
-                values = [v if v is None else read(v) for v in values] if None in values else list(map(read, values))
+                values = read_each(read, values)
             except Exception as exc:  # noqa: BLE001 - the driver's own loader refused the text
                 raise ExecutionError(f"{self._where(label)}: the driver cannot read a value of this "
                                      f"column ({type(exc).__name__}: {exc}); use strategy: join to "

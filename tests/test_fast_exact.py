@@ -239,7 +239,7 @@ def test_join_with_left_join_nulls_matches_the_driver(exact):
     arrow = run_arrow(config, compiled)
     driver = execute(config, compiled, reader="driver")  # PyMySQL: the truth
     assert arrow.labels == driver.labels
-    expected = [list(column) for column in zip(*driver.rows)]
+    expected = [list(column) for column in driver.driver_columns()]
     assert_same_columns(arrow.columns, expected, arrow.labels)
     assert arrow.columns[arrow.labels.index("cells.id")][-1] is None  # parent 3 has no cells
 
@@ -256,7 +256,7 @@ def test_json_strategy_text_passes_through(exact):
     driver = execute(config, compiled, reader="driver")
     assert arrow.labels == driver.labels == ["id", "name", "cells"]
     assert arrow.rows is None
-    assert_same_columns(arrow.columns, [list(column) for column in zip(*driver.rows)], arrow.labels)
+    assert_same_columns(arrow.columns, [list(column) for column in driver.driver_columns()], arrow.labels)
     assert isinstance(arrow.columns[2][0], str | bytes)
 
 
@@ -330,9 +330,9 @@ def test_zero_dates_read_as_the_driver_reads_them(exact):
     compiled = compiled_for(config, {"from": "Zero"})
     assert fast.arrow_unfit(config, compiled) == []
     assert "CAST(" in run_arrow(config, compiled).sql
-    driver = execute(config, compiled, reader="driver").rows
-    assert [list(row) for row in zip(*run_arrow(config, compiled).columns)] == [list(row) for row in driver]
-    assert driver[0][1] == "0000-00-00"
+    driver = execute(config, compiled, reader="driver").driver_columns()
+    assert [list(column) for column in run_arrow(config, compiled).columns] == [list(column) for column in driver]
+    assert driver[1][0] == "0000-00-00"
 
 
 def _connectorx_run(url: str, sql: str):
@@ -430,3 +430,44 @@ def test_datetimes_and_dates_come_back_as_python_objects():
     assert got == stamps and all(v is None or type(v) is dt.datetime for v in got)
     got = fast.column_values(pa.chunked_array([pa.array(dates, pa.date32())]), sa.column("d", sa.DATE()))
     assert got == dates and all(v is None or type(v) is dt.date for v in got)
+
+
+# -- the driver path parses some columns' text after the read (engines.mysql: _DEFERRED)
+
+
+@MYSQL
+@pytest.mark.parametrize("query", [
+    {"from": "Cell", "order": [["id", "asc"]]},  # every type, one row each
+    {"from": "Parent", "include": ["cells"], "order": [["id", "asc"], ["cells.id", "asc"]],
+     "strategy": "join"},  # the parent's columns repeated per cell
+], ids=["cells", "parents-and-cells"])
+def test_driver_values_parsed_after_the_read_are_pymysqls_own(exact, query):
+    """PyMySQL leaves decimals, dates, times, datetimes, timestamps and integers as their text while
+    it reads; each distinct text is parsed after by the connection's converter: every value must
+    be what PyMySQL itself returns, type, value and scale."""
+    config, url = exact
+    compiled = compiled_for(config, query)
+    execution = execute(config, compiled, reader="driver")
+    kinds = {COLUMNS.get(label.rsplit(".", 1)[-1], ("INT",))[0].split("(")[0] for label in
+             (execution.labels[i] for i in execution.deferred)}
+    assert {"DECIMAL", "DATE", "DATETIME", "TIMESTAMP", "TIME", "INT", "BIGINT", "YEAR"} <= kinds
+    raw = [list(column) for column in zip(*truth(url, compiled_sql(config, compiled)))]
+    assert_same_columns(execution.driver_columns(), raw, execution.labels)
+    assert all(isinstance(execution.rows[0][i], str | None) for i in execution.deferred)  # as read
+
+
+@MYSQL
+def test_the_pooled_session_gets_its_converters_back(exact):
+    config, _ = exact
+    explorer.run(config, {"from": "Zero"}, reader="driver").frame  # noqa: B018
+    engine = config.engine("exact")
+    with engine.connect() as connection:  # the pool's session the runs used
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute(f"SELECT t, id FROM `{DATABASE}`.zeros WHERE id = 2")
+        assert cursor.fetchall() == ((dt.datetime(2020, 1, 1, 10, 0), 2),)
+
+
+def compiled_sql(config, compiled) -> str:
+    from explorer.statement import Statement
+
+    return Statement(config, compiled, {}).sql

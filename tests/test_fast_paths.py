@@ -242,3 +242,22 @@ def test_wide_leaf_objects_in_chunks_read_as_the_join_strategy_reads_them(shop, 
     got = explorer.run(shop, {**CASES[case], "strategy": "json"})
     assert "~chunk0" in got.sql
     assert got.records == want and len(want) > 0
+
+
+def test_read_each_parses_each_distinct_text_once_and_keeps_every_value():
+    from explorer.decode import read_each
+
+    calls = []
+
+    def parse(text):
+        calls.append(text)
+        return Decimal(text)
+
+    texts = ["1.0", "1.00", None, "2.50"] * 3000  # repeats: each distinct text parsed once
+    got = read_each(parse, texts)
+    assert sorted(calls) == ["1.0", "1.00", "2.50"]
+    assert [(str(v) if v is not None else None) for v in got] == texts  # Decimal('1.0') kept apart from '1.00'
+    same = read_each(lambda v: v, [1, True, 1.0, Decimal("1.00")] * 3000)  # equal, not the same value
+    assert [type(v) for v in same[:4]] == [int, bool, float, Decimal] and str(same[3]) == "1.00"
+    assert read_each(len, [[1, 2], None] * 3000).tolist()[:2] == [2, None]  # lists do not hash
+    assert read_each(int, []).tolist() == [] and read_each(int, [None, None]).tolist() == [None, None]

@@ -194,6 +194,11 @@ class Backend:
         while chunk := cursor.fetchmany(size):
             yield chunk
 
+    def deferred(self, cursor) -> dict[int, Any]:
+        """Column index -> the driver's converter, for the columns ``chunks`` left as the server's
+        text: ``decode.read_each`` applies it after the read, as the driver would have."""
+        return {}
+
     def forget_rows(self, cursor) -> None:
         """Tell the driver not to read the rest of a streamed result: the session is being closed."""
 

@@ -6,9 +6,18 @@ import re
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pymysql.constants import FIELD_TYPE
 from sqlalchemy.engine import URL, Engine
 
+from ..decode import pymysql_converter
 from .base import Backend, Database, Features, register
+
+
+# Field types whose text PyMySQL parses in Python, value by value (a regular expression and a
+# constructor each). Their values repeat (a flat join repeats its parents' columns), so the
+# text is parsed once per distinct text instead.
+_DEFERRED = frozenset({FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DATE, FIELD_TYPE.TIME,
+                       FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR})
 
 
 class MySQLBackend(Backend):
@@ -63,6 +72,26 @@ class MySQLBackend(Backend):
         import pymysql.cursors
 
         return dbapi_connection.cursor(pymysql.cursors.SSCursor)
+
+    def chunks(self, cursor, sql: str, params, size: int):
+        # The text of these types is left as text while the rows are read, and parsed after,
+        # once per distinct text, by the connection's own converter (see ``deferred``).
+        connection = cursor.connection
+        decoders = connection.decoders
+        connection.decoders = {kind: convert for kind, convert in decoders.items() if kind not in _DEFERRED}
+        try:
+            cursor.execute(sql, params)  # PyMySQL takes each column's converter here
+        finally:
+            connection.decoders = decoders
+        while chunk := cursor.fetchmany(size):
+            yield chunk
+
+    def deferred(self, cursor) -> dict[int, Any]:
+        from pymysql import converters
+
+        decoders = cursor.connection.decoders
+        return {index: pymysql_converter(decoders[column[1]]) for index, column in enumerate(cursor.description or ())
+                if column[1] in _DEFERRED and decoders.get(column[1]) not in (None, converters.through)}
 
     def forget_rows(self, cursor) -> None:
         # Otherwise PyMySQL drains the unread rows on close, or fails to from a closed socket.

@@ -74,6 +74,22 @@ class Execution:
     # DBAPI driver returns for it (the Arrow reader converts to these on access); None: ``rows``.
     columns: Any = None
     decoding: Any = None  # the reading session's context for values read back later (decode.Decoding)
+    # Column index -> the driver's own converter, for columns it handed over as the server's text
+    # (``rows`` hold that text); applied once per distinct text when the columns are read.
+    deferred: dict = field(default_factory=dict)
+
+    def driver_columns(self) -> list:
+        """One sequence per label, each value exactly what the driver gives for it: ``columns``, or
+        ``rows`` transposed with the ``deferred`` columns' text parsed (once per distinct text)."""
+        if self.columns is not None:
+            return self.columns
+        from ..decode import read_each
+        from ..unnest import transpose
+
+        columns = transpose(self.rows, len(self.labels))
+        for index, convert in self.deferred.items():
+            columns[index] = read_each(convert, columns[index])
+        return columns
 
     @property
     def row_count(self) -> int:

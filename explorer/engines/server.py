@@ -106,7 +106,8 @@ def run_on_server(engine: ServerEngine, statement: Statement, timeout: float, ma
     elapsed = time.perf_counter() - started
     log.debug("%d rows in %.3f s", len(rows), elapsed)
     return Execution(labels, rows, sql, shown_params, sa_engine.dialect.name, databases, elapsed,
-                     extra={"sent": run.sent, "setup": run.setup}, decoding=run.decoding)
+                     extra={"sent": run.sent, "setup": run.setup}, decoding=run.decoding,
+                     deferred=run.deferred)
 
 
 class _Run:
@@ -118,6 +119,7 @@ class _Run:
         self.sql, self.params, self.timeout, self.max_rows = sql, params, timeout, max_rows
         self.setup, self.sent = backend.bounded(connection, sql, timeout)
         self.decoding = None
+        self.deferred: dict = {}  # column index -> the driver's converter, applied after the read
         self.json_types: list = []  # the JSON strategy's column types, whose loaders are made here
         self.received = 0  # rows fetched so far, read by the progress display (explorer.progress)
 
@@ -133,6 +135,7 @@ class _Run:
             self._prepare(cursor)
             rows = fetch_capped(self.backend.chunks(cursor, self.sent, self.params, _FETCH_CHUNK), self.max_rows,
                                 self)
+            self.deferred = self.backend.deferred(cursor)
             if hasattr(dbapi, "adapters"):  # psycopg reads text by the session's settings (see decode)
                 self.decoding = postgres_decoding(dbapi, self.json_types)
             return rows, [d[0] for d in cursor.description or ()]  # no description: empty stream
