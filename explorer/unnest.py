@@ -161,15 +161,6 @@ def unchunk(item: dict) -> dict:
     return merged
 
 
-def transpose(rows: list[tuple], width: int) -> list[np.ndarray]:
-    """Row tuples to one object array per column, in C (a Python zip is several times slower)."""
-    if not rows:
-        return [np.empty(0, dtype=object) for _ in range(width)]
-    matrix = np.empty((len(rows), width), dtype=object)
-    matrix[:] = rows  # element-wise, so tuples holding lists or dicts stay single values
-    return [matrix[:, i] for i in range(width)]
-
-
 def sort_children(tables: dict[tuple, NodeTable], compiled: Compiled) -> dict[tuple, NodeTable]:
     """Each to-many list ordered as SQLite orders, parents kept in their order: by the query's
     order on its path, then key; NULL first ascending and last descending, text by code point

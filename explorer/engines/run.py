@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from ..decode import read_each, transpose
 from ..errors import ExecutionError, QueryInterrupted, RowCapError
 from ..pausegc import gc_paused
 from ..progress import Watch
@@ -83,9 +84,6 @@ class Execution:
         ``rows`` transposed with the ``deferred`` columns' text parsed (once per distinct text)."""
         if self.columns is not None:
             return self.columns
-        from ..decode import read_each
-        from ..unnest import transpose
-
         columns = transpose(self.rows, len(self.labels))
         for index, convert in self.deferred.items():
             columns[index] = read_each(convert, columns[index])
