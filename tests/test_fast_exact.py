@@ -451,9 +451,9 @@ def test_driver_values_parsed_after_the_read_are_pymysqls_own(exact, query):
     kinds = {COLUMNS.get(label.rsplit(".", 1)[-1], ("INT",))[0].split("(")[0] for label in
              (execution.labels[i] for i in execution.deferred)}
     assert {"DECIMAL", "DATE", "DATETIME", "TIMESTAMP", "TIME", "INT", "BIGINT", "YEAR"} <= kinds
+    assert all(isinstance(execution.rows[0][i], str | None) for i in execution.deferred)  # as read
     raw = [list(column) for column in zip(*truth(url, compiled_sql(config, compiled)))]
     assert_same_columns(execution.driver_columns(), raw, execution.labels)
-    assert all(isinstance(execution.rows[0][i], str | None) for i in execution.deferred)  # as read
 
 
 @MYSQL

@@ -60,7 +60,7 @@ class Execution:
     """What came back from the server, before shaping."""
 
     labels: list[str]
-    rows: list[tuple] | None  # None when the rows came as Arrow (see ``arrow``)
+    rows: list[tuple] | None  # None when the rows came as Arrow (see ``arrow``), or once made columns
     sql: str
     params: dict[str, Any]
     dialect: str
@@ -81,13 +81,15 @@ class Execution:
 
     def driver_columns(self) -> list:
         """One sequence per label, each value exactly what the driver gives for it: ``columns``, or
-        ``rows`` transposed with the ``deferred`` columns' text parsed (once per distinct text)."""
-        if self.columns is not None:
-            return self.columns
-        columns = transpose(self.rows, len(self.labels))
-        for index, convert in self.deferred.items():
-            columns[index] = read_each(convert, columns[index])
-        return columns
+        made of ``rows`` once, with the ``deferred`` columns' text parsed (once per distinct text).
+        The rows are let go then: the columns hold every value, and each column's text goes as
+        soon as it is parsed (peak memory)."""
+        if self.columns is None:
+            self.columns = transpose(self.rows, len(self.labels))
+            self.rows = None
+            for index, convert in self.deferred.items():
+                self.columns[index] = read_each(convert, self.columns[index])
+        return self.columns
 
     @property
     def row_count(self) -> int:
