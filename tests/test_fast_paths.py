@@ -97,7 +97,8 @@ def test_resuming_does_not_walk_again_what_the_pause_made_and_still_frees_its_cy
         cycle.me = cycle
         dead = weakref.ref(cycle)
         del cycle
-    assert gc.isenabled() and gc.get_count()[0] < 700 and gc.get_freeze_count() == 0
+    # The 200k dicts are not young any more (other threads may have made a few objects since).
+    assert gc.isenabled() and gc.get_count()[0] < 20_000 and gc.get_freeze_count() == 0
     gc.collect()
     assert dead() is None and len(made) == 200_000
 
