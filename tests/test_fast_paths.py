@@ -262,3 +262,20 @@ def test_read_each_parses_each_distinct_text_once_and_keeps_every_value():
     assert [type(v) for v in same[:4]] == [int, bool, float, Decimal] and str(same[3]) == "1.00"
     assert read_each(len, [[1, 2], None] * 3000).tolist()[:2] == [2, None]  # lists do not hash
     assert read_each(int, []).tolist() == [] and read_each(int, [None, None]).tolist() == [None, None]
+
+
+def test_integer_frames_cast_in_c_keep_every_value():
+    import sqlalchemy as sa
+
+    from explorer.decode import frame_array
+
+    got = frame_array([1, None, -2**63, 2**63 - 1], sa.BigInteger())
+    assert str(got.dtype) == "Int64" and got.isna().tolist() == [False, True, False, False]
+    assert [int(v) for v in got[[0, 2, 3]]] == [1, -2**63, 2**63 - 1]
+    unsigned = frame_array([2**64 - 1, None], sa.BigInteger().with_variant(sa.dialects.mysql.BIGINT(unsigned=True), "mysql"))
+    assert list(unsigned.astype(object))[0] == 2**64 - 1  # UInt64 or objects: the value itself
+    for kept in ([2**63, None], [1, float("nan")]):  # beyond int64; a NaN is a value, not NULL
+        objects = frame_array(kept, sa.BigInteger())
+        assert str(objects.dtype) == "object" and objects[0] == kept[0]
+    nan = frame_array([1, float("nan")], sa.BigInteger())[1]
+    assert isinstance(nan, float) and nan != nan  # NaN itself, not <NA>
