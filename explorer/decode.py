@@ -213,25 +213,16 @@ def _whole_number(value) -> int:
 
 
 def _each(convert, what: str):
-    def read(values: Sequence, where: str) -> list:
-        result = []
-        seen: dict[str, Any] = {}  # a flat join repeats its parents' texts: each is read once
-        for value in values:
-            if value is None:
-                result.append(None)
-                continue
+    def read(values: Sequence, where: str) -> np.ndarray:
+        def checked(value):
             try:
-                if type(value) is str:  # only text: equal texts are the same value (1 == 1.0 == True)
-                    if value not in seen:
-                        seen[value] = convert(value)
-                    result.append(seen[value])
-                else:
-                    result.append(convert(value))
+                return convert(value)
             except (ValueError, TypeError, decimal.InvalidOperation):
                 raise ExecutionError(f"{where}: the value {value!r} cannot be read as {what}; "
                                      "fix the stored value, or declare the column with the type "
                                      "it holds.") from None
-        return result
+
+        return read_each(checked, values)  # a flat join repeats its parents' texts: each read once
 
     return read
 

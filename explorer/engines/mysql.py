@@ -6,6 +6,7 @@ import re
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pymysql import converters
 from pymysql.constants import FIELD_TYPE
 from sqlalchemy.engine import URL, Engine
 
@@ -16,8 +17,11 @@ from .base import Backend, Database, Features, register
 # Field types whose text PyMySQL parses in Python, value by value (a regular expression and a
 # constructor each). Their values repeat (a flat join repeats its parents' columns), so the
 # text is parsed once per distinct text instead.
-_DEFERRED = frozenset({FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DATE, FIELD_TYPE.TIME,
-                       FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR})
+_DEFERRED = frozenset({
+    FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DATE, FIELD_TYPE.TIME, FIELD_TYPE.DATETIME,
+    FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG,
+    FIELD_TYPE.INT24, FIELD_TYPE.YEAR,
+})
 
 
 class MySQLBackend(Backend):
@@ -87,11 +91,9 @@ class MySQLBackend(Backend):
             yield chunk
 
     def deferred(self, cursor) -> dict[int, Any]:
-        from pymysql import converters
-
         decoders = cursor.connection.decoders
-        return {index: pymysql_converter(decoders[column[1]]) for index, column in enumerate(cursor.description or ())
-                if column[1] in _DEFERRED and decoders.get(column[1]) not in (None, converters.through)}
+        return {index: pymysql_converter(decoders[kind]) for index, (_, kind, *_) in enumerate(cursor.description or ())
+                if kind in _DEFERRED and decoders.get(kind) not in (None, converters.through)}
 
     def forget_rows(self, cursor) -> None:
         # Otherwise PyMySQL drains the unread rows on close, or fails to from a closed socket.
